@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto';
+import type { LeadEvent } from '../domain/events.ts';
+import { emptyFacts, mergeFacts } from '../domain/facts.ts';
+import { deriveStage } from '../domain/stage.ts';
+import type { WebhookMessage } from '../delivery/message.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { MessageQueue } from '../queue/message-queue.ts';
+import type { ContactRecord, ContactStore, OutboxEntry } from '../store/contact-store.ts';
+import type { DeliveryStore } from '../store/delivery-store.ts';
+import { VersionConflictError } from '../store/errors.ts';
+import { contactIdFor } from '../store/keys.ts';
+import type { SubscriptionStore } from '../store/subscription-store.ts';
+
+/** How long an applied event id is remembered to refuse its duplicates. */
+export const DEDUPE_WINDOW_DAYS = 30;
+const MAX_COMMIT_ATTEMPTS = 8;
+
+export interface ClassifyDeps {
+  contacts: ContactStore;
+  subscriptions: SubscriptionStore;
+  deliveries: DeliveryStore;
+  deliveryQueue: MessageQueue;
+  now: () => Date;
+  logger: Logger;
+}
+
+export type ApplyOutcome = 'applied' | 'stage_changed' | 'duplicate';
+
+/** The message the delivery queue carries: just enough to find the delivery item. */
+export interface DeliveryJob {
+  v: 1;
+  subscriptionId: string;
+  deliveryId: string;
+}
+
+/** A delivery's id is derived from what it delivers, so a re-run projection cannot fork it. */
+export function deliveryIdFor(contactId: string, sequence: number, subscriptionId: string): string {
+  const digest = createHash('sha256').update(`${contactId}\n${sequence}\n${subscriptionId}`).digest('hex');
+  return `msg_${digest.slice(0, 26)}`;
+}
+
+function pruneSeen(seen: Record<string, string>, now: Date): Record<string, string> {
+  const cutoff = new Date(now.getTime() - DEDUPE_WINDOW_DAYS * 86_400_000).toISOString();
+  return Object.fromEntries(Object.entries(seen).filter(([, appliedAt]) => appliedAt >= cutoff));
+}
+
+async function nextRecord(
+  current: ContactRecord | undefined,
+  event: LeadEvent,
+  contactId: string,
+  deps: ClassifyDeps,
+): Promise<{ record: ContactRecord; changed: boolean }> {
+  const now = deps.now();
+  const facts = mergeFacts(current?.facts ?? emptyFacts(event.email, event.occurredAt), event);
+  const verdict = deriveStage(facts);
+  const from = current?.stage ?? null;
+  const changed = from !== verdict.stage;
+  const sequence = (current?.sequence ?? 0) + (changed ? 1 : 0);
+  const outbox: Record<string, OutboxEntry> = { ...current?.outbox };
+  if (changed) {
+    const message: WebhookMessage = {
+      type: 'contact.stage_changed',
+      timestamp: now.toISOString(),
+      data: {
+        contact: {
+          id: contactId,
+          email: facts.email,
+          ...(facts.profile.name ? { name: facts.profile.name.value } : {}),
+          ...(facts.profile.company ? { company: facts.profile.company.value } : {}),
+        },
+        from,
+        to: verdict.stage,
+        reasons: verdict.reasons,
+        sequence,
+        causedBy: event.id,
+      },
+    };
+    for (const subscription of await deps.subscriptions.list()) {
+      if (!subscription.enabled) continue;
+      const deliveryId = deliveryIdFor(contactId, sequence, subscription.id);
+      outbox[deliveryId] = { deliveryId, subscriptionId: subscription.id, message };
+    }
+  }
+  const record: ContactRecord = {
+    contactId,
+    email: facts.email,
+    facts,
+    stage: verdict.stage,
+    reasons: verdict.reasons,
+    sequence,
+    version: (current?.version ?? 0) + 1,
+    seen: { ...pruneSeen(current?.seen ?? {}, now), [event.id]: now.toISOString() },
+    outbox,
+    updatedAt: now.toISOString(),
+  };
+  return { record, changed };
+}
+
+/**
+ * Turns the committed outbox into delivery items and queue messages, then clears it.
+ * Every step is idempotent, so a crash anywhere is repaired by re-running this.
+ */
+export async function projectOutbox(record: ContactRecord, deps: ClassifyDeps): Promise<void> {
+  const entries = Object.values(record.outbox);
+  if (entries.length === 0) return;
+  await Promise.all(
+    entries.map(async (entry) => {
+      await deps.deliveries.putIfAbsent({
+        deliveryId: entry.deliveryId,
+        subscriptionId: entry.subscriptionId,
+        contactId: record.contactId,
+        message: entry.message,
+        status: 'pending',
+        attemptCount: 0,
+        createdAt: entry.message.timestamp,
+      });
+      const job: DeliveryJob = { v: 1, subscriptionId: entry.subscriptionId, deliveryId: entry.deliveryId };
+      await deps.deliveryQueue.send(JSON.stringify(job));
+    }),
+  );
+  await deps.contacts.clearOutbox(
+    record.contactId,
+    entries.map((entry) => entry.deliveryId),
+  );
+}
+
+/**
+ * Applies one event to its contact: merge, derive, one conditional write, then the
+ * projections. Safe to call any number of times with the same event.
+ */
+export async function applyEvent(event: LeadEvent, deps: ClassifyDeps): Promise<ApplyOutcome> {
+  const contactId = contactIdFor(event.email);
+  for (let attempt = 1; ; attempt++) {
+    const current = await deps.contacts.get(contactId);
+    if (current?.seen[event.id] !== undefined) {
+      // Already committed; the projections may not have run before a crash.
+      await projectOutbox(current, deps);
+      return 'duplicate';
+    }
+    const { record, changed } = await nextRecord(current, event, contactId, deps);
+    try {
+      await deps.contacts.commit(record, current?.version);
+    } catch (error) {
+      if (!(error instanceof VersionConflictError) || attempt >= MAX_COMMIT_ATTEMPTS) throw error;
+      deps.logger.debug('version conflict, retrying', { contactId, attempt });
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * 2 ** attempt));
+      continue;
+    }
+    await projectOutbox(record, deps);
+    return changed ? 'stage_changed' : 'applied';
+  }
+}

@@ -1,0 +1,28 @@
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { eventEnvelopeSchema } from '../domain/events.ts';
+import { sqsBatchHandler } from '../queue/batch.ts';
+import { applyEvent, type ClassifyDeps } from './apply-event.ts';
+
+/** A message that no retry can make valid; it goes to the DLQ after maxReceiveCount. */
+export class UnreadableMessageError extends Error {
+  override readonly name = 'UnreadableMessageError';
+}
+
+/** The SQS handler for the ingest queue: one event per message, partial batch failures. */
+export function createClassifyHandler(deps: ClassifyDeps): (event: SQSEvent) => Promise<SQSBatchResponse> {
+  return sqsBatchHandler(async (record) => {
+    let body: unknown;
+    try {
+      body = JSON.parse(record.body);
+    } catch (error) {
+      throw new UnreadableMessageError('message body is not JSON', { cause: error });
+    }
+    const envelope = eventEnvelopeSchema.safeParse(body);
+    if (!envelope.success) {
+      deps.logger.error('unreadable ingest message', { messageId: record.messageId });
+      throw new UnreadableMessageError('message is not a readable event envelope', { cause: envelope.error });
+    }
+    const outcome = await applyEvent(envelope.data.event, deps);
+    deps.logger.info('event applied', { eventId: envelope.data.event.id, kind: envelope.data.event.kind, outcome });
+  });
+}

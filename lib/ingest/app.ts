@@ -1,0 +1,65 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import type { ApiDeps } from './deps.ts';
+import { problem } from './problem.ts';
+import { formRoutes } from './routes/forms.ts';
+import { healthRoutes } from './routes/health.ts';
+import { subscriptionRoutes } from './routes/subscriptions.ts';
+
+/** Requests larger than this are refused with 413 before they are parsed. */
+export const MAX_BODY_BYTES = 256 * 1024;
+
+/**
+ * The whole HTTP API as one Hono app: the same app runs on `@hono/node-server` locally
+ * and behind API Gateway through `hono/aws-lambda`.
+ */
+export function createApp(deps: ApiDeps): OpenAPIHono {
+  const app = new OpenAPIHono();
+
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) =>
+        problem(c, 413, {
+          type: '/problems/payload-too-large',
+          title: 'Payload too large',
+          detail: `The body exceeds ${MAX_BODY_BYTES} bytes.`,
+        }),
+    }),
+  );
+
+  app.route('/', healthRoutes());
+  app.route('/', formRoutes(deps));
+  app.route('/', subscriptionRoutes(deps));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'Leadstage API', version: '0.1.0' },
+  });
+
+  app.notFound((c) =>
+    problem(c, 404, { type: '/problems/not-found', title: 'Not found', detail: `No route for ${c.req.method} ${c.req.path}.` }),
+  );
+
+  app.onError((error, c) => {
+    if (error instanceof HTTPException && error.status < 500) {
+      // Hono's validators throw these for bodies they cannot parse (e.g. malformed JSON).
+      return problem(c, error.status as 400, {
+        type: '/problems/bad-request',
+        title: 'Bad request',
+        detail: error.message,
+      });
+    }
+    deps.logger.error('request failed', { method: c.req.method, path: c.req.routePath, error });
+    return problem(c, 500, {
+      type: '/problems/internal',
+      title: 'Internal error',
+      detail: 'The request could not be completed; it is safe to retry.',
+    });
+  });
+
+  return app;
+}

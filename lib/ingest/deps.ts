@@ -1,0 +1,17 @@
+import type { AppConfig } from '../config/app-config.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { MessageQueue } from '../queue/message-queue.ts';
+import type { SubscriptionStore } from '../store/subscription-store.ts';
+
+/** What the HTTP app needs; built once by the local runtime or the Lambda entry point. */
+export interface ApiDeps {
+  config: AppConfig;
+  ingestQueue: MessageQueue;
+  subscriptions: SubscriptionStore;
+  /** SHA-256 hex digests of the accepted API keys. */
+  apiKeyHashes: readonly string[];
+  /** Local mode: subscriptions may target plain http and loopback. */
+  allowLocalWebhookTargets: boolean;
+  now: () => Date;
+  logger: Logger;
+}

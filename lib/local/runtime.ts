@@ -1,0 +1,121 @@
+import type { AddressInfo } from 'node:net';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { serve } from '@hono/node-server';
+import type { AppConfig } from '../config/app-config.ts';
+import type { Settings } from '../config/settings.ts';
+import { hashApiKey } from '../ingest/api-key-auth.ts';
+import type { Logger } from '../observability/logger.ts';
+import { createPipeline } from '../pipeline.ts';
+import { ensureQueuePair, ensureTable, type QueuePair } from './bootstrap.ts';
+import { type Poller, startPoller } from './poller.ts';
+import { dataPaths, type LocalServer, startLocalDynamo, startLocalSqs } from './servers.ts';
+
+const REGION = 'us-east-1';
+const TABLE_NAME = 'leadstage';
+
+export interface LocalRuntimeOptions {
+  dataDir: string;
+  /** 0 picks a free port. */
+  port: number;
+  host: string;
+  apiKey: string;
+  config: AppConfig;
+  logger: Logger;
+  /** Seconds before a failed message is received again; tests shorten it. */
+  visibilityTimeoutSeconds?: number;
+  maxReceiveCount?: number;
+  deliveryTimeoutMs?: number;
+}
+
+export interface LocalRuntime {
+  url: string;
+  dataDir: string;
+  endpoints: { dynamo: string; sqs: string };
+  queues: { ingest: QueuePair; delivery: QueuePair };
+  tableName: string;
+  /** Stops taking requests, finishes the batches in hand, and closes the data stores. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the whole pipeline in this process: dynalite and fauxqs with their data under
+ * `dataDir`, the Hono app on `@hono/node-server`, and pollers feeding the classify and
+ * deliver handlers exactly as Lambda's SQS event source would.
+ */
+export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const { logger } = options;
+  const paths = dataPaths(options.dataDir);
+  const started: LocalServer[] = [];
+  const pollers: Poller[] = [];
+  try {
+    const dynamoServer = await startLocalDynamo(paths.dynamo);
+    started.push(dynamoServer);
+    const sqsServer = await startLocalSqs(paths.sqs);
+    started.push(sqsServer);
+
+    // Local servers accept any credentials; fixed ones keep the SDK from searching for real ones.
+    const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+    const dynamo = new DynamoDBClient({ region: REGION, endpoint: dynamoServer.endpoint, credentials });
+    const sqs = new SQSClient({ region: REGION, endpoint: sqsServer.endpoint, credentials });
+
+    const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? 30;
+    const maxReceiveCount = options.maxReceiveCount ?? 5;
+    await ensureTable(dynamo, TABLE_NAME);
+    const ingest = await ensureQueuePair(sqs, 'leadstage-ingest', { visibilityTimeoutSeconds, maxReceiveCount });
+    const delivery = await ensureQueuePair(sqs, 'leadstage-delivery', { visibilityTimeoutSeconds, maxReceiveCount });
+
+    const settings: Settings = {
+      tableName: TABLE_NAME,
+      ingestQueueUrl: ingest.url,
+      deliveryQueueUrl: delivery.url,
+      apiKeyHashes: [hashApiKey(options.apiKey)],
+      config: options.config,
+      allowLocalWebhookTargets: true,
+    };
+    const pipeline = createPipeline({
+      settings,
+      clients: { dynamo, sqs },
+      logger,
+      ...(options.deliveryTimeoutMs === undefined ? {} : { deliveryTimeoutMs: options.deliveryTimeoutMs }),
+    });
+
+    pollers.push(
+      startPoller({ sqs, queueUrl: ingest.url, queueArn: ingest.arn, region: REGION, handler: pipeline.classify, logger }),
+      startPoller({ sqs, queueUrl: delivery.url, queueArn: delivery.arn, region: REGION, handler: pipeline.deliver, logger }),
+    );
+
+    const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+      const s = serve({ fetch: pipeline.app.fetch, port: options.port, hostname: options.host }, () => resolve(s));
+      s.once('error', reject);
+    });
+    const { port } = server.address() as AddressInfo;
+    const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
+
+    let stopped: Promise<void> | undefined;
+    return {
+      url: `http://${hostForUrl}:${port}`,
+      dataDir: options.dataDir,
+      endpoints: { dynamo: dynamoServer.endpoint, sqs: sqsServer.endpoint },
+      queues: { ingest, delivery },
+      tableName: TABLE_NAME,
+      stop() {
+        stopped ??= (async () => {
+          await new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            if ('closeIdleConnections' in server) server.closeIdleConnections();
+          });
+          await Promise.all(pollers.map((poller) => poller.stop()));
+          dynamo.destroy();
+          sqs.destroy();
+          for (const s of started.reverse()) await s.stop();
+        })();
+        return stopped;
+      },
+    };
+  } catch (error) {
+    await Promise.all(pollers.map((poller) => poller.stop()));
+    for (const s of started.reverse()) await s.stop().catch(() => undefined);
+    throw error;
+  }
+}

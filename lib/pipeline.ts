@@ -1,0 +1,81 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { ClassifyDeps } from './classify/apply-event.ts';
+import { createClassifyHandler } from './classify/classify-handler.ts';
+import type { Settings } from './config/settings.ts';
+import { createDeliverHandler, type DeliverDeps } from './delivery/deliver-handler.ts';
+import { createApp } from './ingest/app.ts';
+import type { ApiDeps } from './ingest/deps.ts';
+import type { Logger } from './observability/logger.ts';
+import { SqsMessageQueue } from './queue/message-queue.ts';
+import { DynamoContactStore } from './store/contact-store.ts';
+import { DynamoDeliveryStore } from './store/delivery-store.ts';
+import { DynamoSubscriptionStore } from './store/subscription-store.ts';
+
+export interface PipelineClients {
+  dynamo: DynamoDBClient;
+  sqs: SQSClient;
+}
+
+export interface PipelineOptions {
+  settings: Settings;
+  clients: PipelineClients;
+  logger: Logger;
+  now?: () => Date;
+  /** How long a subscriber may take to answer; 15 s unless a test needs it shorter. */
+  deliveryTimeoutMs?: number;
+}
+
+/** The three entry points of the pipeline, wired to their stores and queues. */
+export interface Pipeline {
+  app: OpenAPIHono;
+  classify: (event: SQSEvent) => Promise<SQSBatchResponse>;
+  deliver: (event: SQSEvent) => Promise<SQSBatchResponse>;
+}
+
+/**
+ * Wires the adapters to the handlers once. The Lambda entry points and the local runtime
+ * both call this, so both run the very same code against different endpoints.
+ */
+export function createPipeline(options: PipelineOptions): Pipeline {
+  const { settings, clients, logger } = options;
+  const now = options.now ?? (() => new Date());
+  const doc = DynamoDBDocumentClient.from(clients.dynamo, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  const subscriptions = new DynamoSubscriptionStore(doc, settings.tableName);
+  const deliveries = new DynamoDeliveryStore(doc, settings.tableName);
+
+  const apiDeps: ApiDeps = {
+    config: settings.config,
+    ingestQueue: new SqsMessageQueue(clients.sqs, settings.ingestQueueUrl),
+    subscriptions,
+    apiKeyHashes: settings.apiKeyHashes,
+    allowLocalWebhookTargets: settings.allowLocalWebhookTargets,
+    now,
+    logger,
+  };
+  const classifyDeps: ClassifyDeps = {
+    contacts: new DynamoContactStore(doc, settings.tableName),
+    subscriptions,
+    deliveries,
+    deliveryQueue: new SqsMessageQueue(clients.sqs, settings.deliveryQueueUrl),
+    now,
+    logger,
+  };
+  const deliverDeps: DeliverDeps = {
+    subscriptions,
+    deliveries,
+    now,
+    logger,
+    ...(options.deliveryTimeoutMs === undefined ? {} : { timeoutMs: options.deliveryTimeoutMs }),
+  };
+  return {
+    app: createApp(apiDeps),
+    classify: createClassifyHandler(classifyDeps),
+    deliver: createDeliverHandler(deliverDeps),
+  };
+}
