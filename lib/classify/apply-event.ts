@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
+import type { WebhookMessage } from '../delivery/message.ts';
 import type { LeadEvent } from '../domain/events.ts';
 import { emptyFacts, mergeFacts } from '../domain/facts.ts';
 import { deriveStage } from '../domain/stage.ts';
-import type { WebhookMessage } from '../delivery/message.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { MessageQueue } from '../queue/message-queue.ts';
 import type { ContactRecord, ContactStore, OutboxEntry } from '../store/contact-store.ts';
@@ -35,7 +35,9 @@ export interface DeliveryJob {
 
 /** A delivery's id is derived from what it delivers, so a re-run projection cannot fork it. */
 export function deliveryIdFor(contactId: string, sequence: number, subscriptionId: string): string {
-  const digest = createHash('sha256').update(`${contactId}\n${sequence}\n${subscriptionId}`).digest('hex');
+  const digest = createHash('sha256')
+    .update(`${contactId}\n${sequence}\n${subscriptionId}`)
+    .digest('hex');
   return `msg_${digest.slice(0, 26)}`;
 }
 
@@ -114,7 +116,11 @@ export async function projectOutbox(record: ContactRecord, deps: ClassifyDeps): 
         attemptCount: 0,
         createdAt: entry.message.timestamp,
       });
-      const job: DeliveryJob = { v: 1, subscriptionId: entry.subscriptionId, deliveryId: entry.deliveryId };
+      const job: DeliveryJob = {
+        v: 1,
+        subscriptionId: entry.subscriptionId,
+        deliveryId: entry.deliveryId,
+      };
       await deps.deliveryQueue.send(JSON.stringify(job));
     }),
   );

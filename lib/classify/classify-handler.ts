@@ -9,7 +9,9 @@ export class UnreadableMessageError extends Error {
 }
 
 /** The SQS handler for the ingest queue: one event per message, partial batch failures. */
-export function createClassifyHandler(deps: ClassifyDeps): (event: SQSEvent) => Promise<SQSBatchResponse> {
+export function createClassifyHandler(
+  deps: ClassifyDeps,
+): (event: SQSEvent) => Promise<SQSBatchResponse> {
   return sqsBatchHandler(async (record) => {
     let body: unknown;
     try {
@@ -20,9 +22,15 @@ export function createClassifyHandler(deps: ClassifyDeps): (event: SQSEvent) => 
     const envelope = eventEnvelopeSchema.safeParse(body);
     if (!envelope.success) {
       deps.logger.error('unreadable ingest message', { messageId: record.messageId });
-      throw new UnreadableMessageError('message is not a readable event envelope', { cause: envelope.error });
+      throw new UnreadableMessageError('message is not a readable event envelope', {
+        cause: envelope.error,
+      });
     }
     const outcome = await applyEvent(envelope.data.event, deps);
-    deps.logger.info('event applied', { eventId: envelope.data.event.id, kind: envelope.data.event.kind, outcome });
+    deps.logger.info('event applied', {
+      eventId: envelope.data.event.id,
+      kind: envelope.data.event.kind,
+      outcome,
+    });
   });
 }

@@ -15,7 +15,10 @@ export type FormConfig = z.infer<typeof formConfigSchema>;
  */
 export const appConfigSchema = z
   .object({
-    forms: z.array(formConfigSchema).min(1).default([{ id: 'contact', name: 'Contact form' }]),
+    forms: z
+      .array(formConfigSchema)
+      .min(1)
+      .default([{ id: 'contact', name: 'Contact form' }]),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -43,7 +46,9 @@ export class ConfigError extends Error {
 
 function describeIssues(error: z.ZodError): string {
   return error.issues
-    .map((issue) => `  - ${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .map(
+      (issue) => `  - ${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`,
+    )
     .join('\n');
 }
 
@@ -67,9 +72,12 @@ export function parseAppConfigJson(text: string, origin: string): AppConfig {
   try {
     document = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`Invalid config in ${origin}: not valid JSON (${(error as Error).message})`, {
-      cause: error,
-    });
+    throw new ConfigError(
+      `Invalid config in ${origin}: not valid JSON (${(error as Error).message})`,
+      {
+        cause: error,
+      },
+    );
   }
   return parseAppConfig(document, origin);
 }

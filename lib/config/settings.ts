@@ -29,7 +29,12 @@ const lambdaEnvSchema = z.object({
   LEADSTAGE_API_KEY_HASHES: z
     .string()
     .optional()
-    .transform((value) => (value ?? '').split(',').map((part) => part.trim()).filter(Boolean))
+    .transform((value) =>
+      (value ?? '')
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().regex(sha256Hex, 'each entry must be a SHA-256 hex digest'))),
 });
 

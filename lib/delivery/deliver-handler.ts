@@ -30,11 +30,17 @@ export class DeliveryFailedError extends Error {
 }
 
 /** The SQS handler for the delivery queue: one signed POST per message. */
-export function createDeliverHandler(deps: DeliverDeps): (event: SQSEvent) => Promise<SQSBatchResponse> {
+export function createDeliverHandler(
+  deps: DeliverDeps,
+): (event: SQSEvent) => Promise<SQSBatchResponse> {
   return sqsBatchHandler(async (record) => {
     const job = deliveryJobSchema.parse(JSON.parse(record.body));
     const delivery = await deps.deliveries.get(job.subscriptionId, job.deliveryId);
-    if (delivery === undefined || delivery.status === 'delivered' || delivery.status === 'cancelled') {
+    if (
+      delivery === undefined ||
+      delivery.status === 'delivered' ||
+      delivery.status === 'cancelled'
+    ) {
       return;
     }
     const subscription = await deps.subscriptions.get(job.subscriptionId);
@@ -48,9 +54,16 @@ export function createDeliverHandler(deps: DeliverDeps): (event: SQSEvent) => Pr
       return;
     }
     const body = JSON.stringify(delivery.message);
-    const headers = signDelivery({ id: delivery.deliveryId, timestamp: deps.now(), body }, [subscription.secret]);
+    const headers = signDelivery({ id: delivery.deliveryId, timestamp: deps.now(), body }, [
+      subscription.secret,
+    ]);
     const result = await postWebhook(
-      { url: subscription.url, headers: { ...headers }, body, timeoutMs: deps.timeoutMs ?? DELIVERY_TIMEOUT_MS },
+      {
+        url: subscription.url,
+        headers: { ...headers },
+        body,
+        timeoutMs: deps.timeoutMs ?? DELIVERY_TIMEOUT_MS,
+      },
       deps.now,
     );
     await deps.deliveries.recordAttempt(

@@ -20,7 +20,11 @@ export async function postWebhook(
   try {
     const response = await fetch(request.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'user-agent': 'Leadstage-Webhooks/0.1', ...request.headers },
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'Leadstage-Webhooks/0.1',
+        ...request.headers,
+      },
       body: request.body,
       redirect: 'manual',
       signal: AbortSignal.timeout(request.timeoutMs),
@@ -40,7 +44,10 @@ export async function postWebhook(
       attempt: {
         at: startedAt.toISOString(),
         latencyMs: Math.round(performance.now() - started),
-        error: name === 'TimeoutError' ? `timed out after ${request.timeoutMs} ms` : `${name}: ${(error as Error).message}`,
+        error:
+          name === 'TimeoutError'
+            ? `timed out after ${request.timeoutMs} ms`
+            : `${name}: ${(error as Error).message}`,
       },
     };
   }

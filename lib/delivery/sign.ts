@@ -28,7 +28,10 @@ export function signDelivery(
   const seconds = Math.floor(delivery.timestamp.getTime() / 1000).toString();
   const signedContent = `${delivery.id}.${seconds}.${delivery.body}`;
   const signatures = secrets.map((secret) => {
-    const key = Buffer.from(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret, 'base64');
+    const key = Buffer.from(
+      secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret,
+      'base64',
+    );
     return `v1,${createHmac('sha256', key).update(signedContent).digest('base64')}`;
   });
   return {

@@ -12,7 +12,10 @@ const LOCAL_HOSTNAMES = new Set(['localhost', 'localhost.localdomain']);
  * on the same machine works. Host names are resolved and checked again at send time by the
  * delivery issue's guard (against DNS rebinding).
  */
-export function checkWebhookTarget(rawUrl: string, options: { allowLocal: boolean }): TargetRefusal {
+export function checkWebhookTarget(
+  rawUrl: string,
+  options: { allowLocal: boolean },
+): TargetRefusal {
   let url: URL;
   try {
     url = new URL(rawUrl);
@@ -21,7 +24,9 @@ export function checkWebhookTarget(rawUrl: string, options: { allowLocal: boolea
   }
   if (url.username !== '' || url.password !== '') return 'credentials in the URL are not allowed';
   if (options.allowLocal) {
-    return url.protocol === 'https:' || url.protocol === 'http:' ? undefined : 'only http and https are allowed';
+    return url.protocol === 'https:' || url.protocol === 'http:'
+      ? undefined
+      : 'only http and https are allowed';
   }
   if (url.protocol !== 'https:') return 'only https URLs are allowed';
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');

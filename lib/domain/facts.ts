@@ -32,6 +32,10 @@ function laterWins<T>(current: Stamped<T> | undefined, next: Stamped<T>): Stampe
   return current;
 }
 
+// ISO-8601 timestamps in UTC compare correctly as strings.
+const earlierOf = (a: string, b: string) => (a < b ? a : b);
+const laterOf = (a: string, b: string) => (a > b ? a : b);
+
 /**
  * Merges one event into the facts. The caller guarantees the event was not applied before
  * (the store keeps the seen ids); everything here is order-independent.
@@ -48,7 +52,7 @@ export function mergeFacts(facts: ContactFacts, event: LeadEvent): ContactFacts 
     email: facts.email,
     profile,
     counts: { ...facts.counts, [event.kind]: (facts.counts[event.kind] ?? 0) + 1 },
-    firstSeenAt: event.occurredAt < facts.firstSeenAt ? event.occurredAt : facts.firstSeenAt,
-    lastSeenAt: event.occurredAt > facts.lastSeenAt ? event.occurredAt : facts.lastSeenAt,
+    firstSeenAt: earlierOf(event.occurredAt, facts.firstSeenAt),
+    lastSeenAt: laterOf(event.occurredAt, facts.lastSeenAt),
   };
 }

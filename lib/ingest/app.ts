@@ -34,14 +34,21 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
   app.route('/', formRoutes(deps));
   app.route('/', subscriptionRoutes(deps));
 
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+  });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'Leadstage API', version: '0.1.0' },
   });
 
   app.notFound((c) =>
-    problem(c, 404, { type: '/problems/not-found', title: 'Not found', detail: `No route for ${c.req.method} ${c.req.path}.` }),
+    problem(c, 404, {
+      type: '/problems/not-found',
+      title: 'Not found',
+      detail: `No route for ${c.req.method} ${c.req.path}.`,
+    }),
   );
 
   app.onError((error, c) => {

@@ -43,7 +43,11 @@ export function fieldIssues(error: z.ZodError): FieldIssue[] {
   return error.issues.map((issue) => ({ pointer: toPointer(issue.path), detail: issue.message }));
 }
 
-export function validationProblem(c: Context, error: z.ZodError, detail = 'The request is not valid.') {
+export function validationProblem(
+  c: Context,
+  error: z.ZodError,
+  detail = 'The request is not valid.',
+) {
   return problem(c, 400, {
     type: '/problems/validation',
     title: 'Invalid request',

@@ -1,5 +1,11 @@
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  SetQueueAttributesCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { tableDefinition } from '../store/table.ts';
 
 /** Creates the table unless it exists; safe to run at every start. */
@@ -19,10 +25,37 @@ export interface QueuePair {
 }
 
 async function queueArn(sqs: SQSClient, url: string): Promise<string> {
-  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
+  );
   const arn = Attributes?.QueueArn;
   if (arn === undefined) throw new Error(`queue ${url} has no QueueArn`);
   return arn;
+}
+
+/**
+ * Creates a queue with these attributes, or, when it exists with others (a changed
+ * setting between starts), updates them: CreateQueue refuses differing attributes.
+ */
+async function upsertQueue(
+  sqs: SQSClient,
+  name: string,
+  attributes: Record<string, string>,
+): Promise<string> {
+  try {
+    const { QueueUrl } = await sqs.send(
+      new CreateQueueCommand({ QueueName: name, Attributes: attributes }),
+    );
+    if (QueueUrl === undefined) throw new Error(`CreateQueue ${name} returned no URL`);
+    return QueueUrl;
+  } catch (error) {
+    const code = (error as { name?: string }).name;
+    if (code !== 'QueueNameExists' && code !== 'QueueAlreadyExists') throw error;
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+    if (QueueUrl === undefined) throw new Error(`GetQueueUrl ${name} returned no URL`);
+    await sqs.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: attributes }));
+    return QueueUrl;
+  }
 }
 
 /**
@@ -35,21 +68,15 @@ export async function ensureQueuePair(
   options: { visibilityTimeoutSeconds: number; maxReceiveCount: number },
 ): Promise<QueuePair> {
   const fourteenDays = String(14 * 24 * 3600);
-  const dlq = await sqs.send(
-    new CreateQueueCommand({ QueueName: `${name}-dlq`, Attributes: { MessageRetentionPeriod: fourteenDays } }),
-  );
-  if (dlq.QueueUrl === undefined) throw new Error(`CreateQueue ${name}-dlq returned no URL`);
-  const dlqArn = await queueArn(sqs, dlq.QueueUrl);
-  const queue = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: name,
-      Attributes: {
-        VisibilityTimeout: String(options.visibilityTimeoutSeconds),
-        MessageRetentionPeriod: fourteenDays,
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: String(options.maxReceiveCount) }),
-      },
+  const dlqUrl = await upsertQueue(sqs, `${name}-dlq`, { MessageRetentionPeriod: fourteenDays });
+  const dlqArn = await queueArn(sqs, dlqUrl);
+  const url = await upsertQueue(sqs, name, {
+    VisibilityTimeout: String(options.visibilityTimeoutSeconds),
+    MessageRetentionPeriod: fourteenDays,
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: dlqArn,
+      maxReceiveCount: String(options.maxReceiveCount),
     }),
-  );
-  if (queue.QueueUrl === undefined) throw new Error(`CreateQueue ${name} returned no URL`);
-  return { url: queue.QueueUrl, arn: await queueArn(sqs, queue.QueueUrl), dlqUrl: dlq.QueueUrl, dlqArn };
+  });
+  return { url, arn: await queueArn(sqs, url), dlqUrl, dlqArn };
 }

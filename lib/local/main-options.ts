@@ -2,7 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { type AppConfig, ConfigError, defaultAppConfig, parseAppConfigJson } from '../config/app-config.ts';
+import {
+  type AppConfig,
+  ConfigError,
+  defaultAppConfig,
+  parseAppConfigJson,
+} from '../config/app-config.ts';
 import type { LogLevel } from '../observability/logger.ts';
 import { dataPaths } from './servers.ts';
 
@@ -12,6 +17,8 @@ const envSchema = z.object({
   LEADSTAGE_DATA_DIR: z.string().min(1).default('.leadstage'),
   LEADSTAGE_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   LEADSTAGE_CONFIG: z.string().min(1).optional(),
+  /** Seconds before a failed message is retried; the default suits real use, tests shorten it. */
+  LEADSTAGE_VISIBILITY_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(43_200).default(30),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });
 
@@ -25,6 +32,7 @@ export interface MainOptions {
   config: AppConfig;
   configSource: string;
   logLevel: LogLevel;
+  visibilityTimeoutSeconds: number;
 }
 
 /** A new API key: `lsk_` + 32 random bytes, base64url. */
@@ -48,10 +56,14 @@ async function loadOrCreateApiKey(dataDir: string): Promise<{ apiKey: string; cr
 }
 
 /** Parses the environment of `npm start` once; a bad value fails with the variable's name. */
-export async function mainOptionsFromEnv(env: Record<string, string | undefined>): Promise<MainOptions> {
+export async function mainOptionsFromEnv(
+  env: Record<string, string | undefined>,
+): Promise<MainOptions> {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  - ${issue.path.join('.')}: ${issue.message}`);
+    const lines = parsed.error.issues.map(
+      (issue) => `  - ${issue.path.join('.')}: ${issue.message}`,
+    );
     throw new ConfigError(`Invalid environment:\n${lines.join('\n')}`, { cause: parsed.error });
   }
   const e = parsed.data;
@@ -64,7 +76,10 @@ export async function mainOptionsFromEnv(env: Record<string, string | undefined>
     try {
       text = await readFile(file, 'utf8');
     } catch (error) {
-      throw new ConfigError(`Cannot read LEADSTAGE_CONFIG file ${file}: ${(error as Error).message}`, { cause: error });
+      throw new ConfigError(
+        `Cannot read LEADSTAGE_CONFIG file ${file}: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
     config = parseAppConfigJson(text, file);
     configSource = file;
@@ -76,5 +91,15 @@ export async function mainOptionsFromEnv(env: Record<string, string | undefined>
     apiKey = kept.apiKey;
     apiKeySource = kept.created ? 'generated' : 'file';
   }
-  return { port: e.PORT, host: e.HOST, dataDir, apiKey, apiKeySource, config, configSource, logLevel: e.LOG_LEVEL };
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir,
+    apiKey,
+    apiKeySource,
+    config,
+    configSource,
+    logLevel: e.LOG_LEVEL,
+    visibilityTimeoutSeconds: e.LEADSTAGE_VISIBILITY_TIMEOUT_SECONDS,
+  };
 }

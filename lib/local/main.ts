@@ -14,13 +14,16 @@ async function main(): Promise<void> {
     apiKey: options.apiKey,
     config: options.config,
     logger: jsonLogger(options.logLevel),
+    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
   });
 
   const keyLine =
     options.apiKeySource === 'env'
       ? 'API key:     from LEADSTAGE_API_KEY'
       : `API key:     ${options.apiKey}${options.apiKeySource === 'generated' ? ' (generated' : ' (kept'} in ${dataPaths(options.dataDir).apiKey})`;
-  const forms = options.config.forms.map((form) => `${runtime.url}/v1/forms/${form.id}/submissions`);
+  const forms = options.config.forms.map(
+    (form) => `${runtime.url}/v1/forms/${form.id}/submissions`,
+  );
   process.stderr.write(
     [
       '',

@@ -97,12 +97,18 @@ export function startPoller(options: PollerOptions): Poller {
         await sqs.send(
           new DeleteMessageBatchCommand({
             QueueUrl: queueUrl,
-            Entries: done.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle })),
+            Entries: done.map((message, index) => ({
+              Id: String(index),
+              ReceiptHandle: message.ReceiptHandle,
+            })),
           }),
         );
       } catch (error) {
         // The messages come back and are applied again: every handler is idempotent.
-        logger.warn('delete failed; messages will be redelivered', { queueArn: options.queueArn, error });
+        logger.warn('delete failed; messages will be redelivered', {
+          queueArn: options.queueArn,
+          error,
+        });
       }
     }
   };

@@ -56,14 +56,24 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
     // Local servers accept any credentials; fixed ones keep the SDK from searching for real ones.
     const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
-    const dynamo = new DynamoDBClient({ region: REGION, endpoint: dynamoServer.endpoint, credentials });
+    const dynamo = new DynamoDBClient({
+      region: REGION,
+      endpoint: dynamoServer.endpoint,
+      credentials,
+    });
     const sqs = new SQSClient({ region: REGION, endpoint: sqsServer.endpoint, credentials });
 
     const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? 30;
     const maxReceiveCount = options.maxReceiveCount ?? 5;
     await ensureTable(dynamo, TABLE_NAME);
-    const ingest = await ensureQueuePair(sqs, 'leadstage-ingest', { visibilityTimeoutSeconds, maxReceiveCount });
-    const delivery = await ensureQueuePair(sqs, 'leadstage-delivery', { visibilityTimeoutSeconds, maxReceiveCount });
+    const ingest = await ensureQueuePair(sqs, 'leadstage-ingest', {
+      visibilityTimeoutSeconds,
+      maxReceiveCount,
+    });
+    const delivery = await ensureQueuePair(sqs, 'leadstage-delivery', {
+      visibilityTimeoutSeconds,
+      maxReceiveCount,
+    });
 
     const settings: Settings = {
       tableName: TABLE_NAME,
@@ -77,16 +87,35 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       settings,
       clients: { dynamo, sqs },
       logger,
-      ...(options.deliveryTimeoutMs === undefined ? {} : { deliveryTimeoutMs: options.deliveryTimeoutMs }),
+      ...(options.deliveryTimeoutMs === undefined
+        ? {}
+        : { deliveryTimeoutMs: options.deliveryTimeoutMs }),
     });
 
     pollers.push(
-      startPoller({ sqs, queueUrl: ingest.url, queueArn: ingest.arn, region: REGION, handler: pipeline.classify, logger }),
-      startPoller({ sqs, queueUrl: delivery.url, queueArn: delivery.arn, region: REGION, handler: pipeline.deliver, logger }),
+      startPoller({
+        sqs,
+        queueUrl: ingest.url,
+        queueArn: ingest.arn,
+        region: REGION,
+        handler: pipeline.classify,
+        logger,
+      }),
+      startPoller({
+        sqs,
+        queueUrl: delivery.url,
+        queueArn: delivery.arn,
+        region: REGION,
+        handler: pipeline.deliver,
+        logger,
+      }),
     );
 
     const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-      const s = serve({ fetch: pipeline.app.fetch, port: options.port, hostname: options.host }, () => resolve(s));
+      const s = serve(
+        { fetch: pipeline.app.fetch, port: options.port, hostname: options.host },
+        () => resolve(s),
+      );
       s.once('error', reject);
     });
     const { port } = server.address() as AddressInfo;

@@ -27,7 +27,9 @@ export async function startLocalDynamo(dir: string): Promise<LocalServer> {
     stop: async () => {
       server.closeAllConnections();
       // dynalite's close also closes its LevelDB, releasing the lock for the next start.
-      await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        server.close((error) => (error ? reject(error) : resolve())),
+      );
     },
   };
 }

@@ -21,7 +21,12 @@ function serializeError(value: unknown): unknown {
 export function jsonLogger(level: LogLevel, base: Record<string, unknown> = {}): Logger {
   const write = (at: LogLevel, message: string, fields?: Record<string, unknown>) => {
     if (ORDER[at] < ORDER[level]) return;
-    const entry: Record<string, unknown> = { level: at, time: new Date().toISOString(), message, ...base };
+    const entry: Record<string, unknown> = {
+      level: at,
+      time: new Date().toISOString(),
+      message,
+      ...base,
+    };
     for (const [key, value] of Object.entries(fields ?? {})) entry[key] = serializeError(value);
     process.stdout.write(`${JSON.stringify(entry)}\n`);
   };

@@ -9,7 +9,9 @@ export type SqsRecordHandler = (record: SQSRecord) => Promise<void>;
  * that threw are reported in `batchItemFailures` and come back after their visibility
  * timeout; the others are deleted. Records of a batch are processed concurrently.
  */
-export function sqsBatchHandler(handleRecord: SqsRecordHandler): (event: SQSEvent) => Promise<SQSBatchResponse> {
+export function sqsBatchHandler(
+  handleRecord: SqsRecordHandler,
+): (event: SQSEvent) => Promise<SQSBatchResponse> {
   return async (event) => {
     const processor = new BatchProcessor(EventType.SQS);
     return processPartialResponse(event, handleRecord, processor, {

@@ -1,7 +1,12 @@
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { WebhookMessage } from '../delivery/message.ts';
 import type { ContactFacts } from '../domain/facts.ts';
 import type { Stage, StageReason } from '../domain/stage.ts';
-import type { WebhookMessage } from '../delivery/message.ts';
 import { isConditionalCheckFailed, VersionConflictError } from './errors.ts';
 import { keys } from './keys.ts';
 
@@ -55,7 +60,11 @@ export class DynamoContactStore implements ContactStore {
 
   async get(contactId: string): Promise<ContactRecord | undefined> {
     const { Item } = await this.#doc.send(
-      new GetCommand({ TableName: this.#tableName, Key: keys.contact(contactId), ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.#tableName,
+        Key: keys.contact(contactId),
+        ConsistentRead: true,
+      }),
     );
     if (Item === undefined) return undefined;
     const { pk: _pk, sk: _sk, type: _type, ...record } = Item;
@@ -78,7 +87,8 @@ export class DynamoContactStore implements ContactStore {
         }),
       );
     } catch (error) {
-      if (isConditionalCheckFailed(error)) throw new VersionConflictError(record.contactId, { cause: error });
+      if (isConditionalCheckFailed(error))
+        throw new VersionConflictError(record.contactId, { cause: error });
       throw error;
     }
   }

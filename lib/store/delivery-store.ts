@@ -1,4 +1,9 @@
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { WebhookMessage } from '../delivery/message.ts';
 import { isConditionalCheckFailed } from './errors.ts';
 import { keys } from './keys.ts';
@@ -53,7 +58,11 @@ export class DynamoDeliveryStore implements DeliveryStore {
       await this.#doc.send(
         new PutCommand({
           TableName: this.#tableName,
-          Item: { ...keys.delivery(delivery.subscriptionId, delivery.deliveryId), type: 'delivery', ...delivery },
+          Item: {
+            ...keys.delivery(delivery.subscriptionId, delivery.deliveryId),
+            type: 'delivery',
+            ...delivery,
+          },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );

@@ -10,7 +10,10 @@ export function contactIdFor(normalizedEmail: string): string {
 
 export const keys = {
   contact: (contactId: string) => ({ pk: `CONTACT#${contactId}`, sk: 'CONTACT' }),
-  subscription: (subscriptionId: string) => ({ pk: 'SUBSCRIPTION', sk: `SUBSCRIPTION#${subscriptionId}` }),
+  subscription: (subscriptionId: string) => ({
+    pk: 'SUBSCRIPTION',
+    sk: `SUBSCRIPTION#${subscriptionId}`,
+  }),
   subscriptionPartition: 'SUBSCRIPTION',
   delivery: (subscriptionId: string, deliveryId: string) => ({
     pk: `SUBSCRIPTION#${subscriptionId}`,

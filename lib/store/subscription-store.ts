@@ -50,14 +50,22 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
 
   async get(id: string): Promise<SubscriptionRecord | undefined> {
     const { Item } = await this.#doc.send(
-      new GetCommand({ TableName: this.#tableName, Key: keys.subscription(id), ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.#tableName,
+        Key: keys.subscription(id),
+        ConsistentRead: true,
+      }),
     );
     return Item === undefined ? undefined : toRecord(Item);
   }
 
   async delete(id: string): Promise<boolean> {
     const { Attributes } = await this.#doc.send(
-      new DeleteCommand({ TableName: this.#tableName, Key: keys.subscription(id), ReturnValues: 'ALL_OLD' }),
+      new DeleteCommand({
+        TableName: this.#tableName,
+        Key: keys.subscription(id),
+        ReturnValues: 'ALL_OLD',
+      }),
     );
     return Attributes !== undefined;
   }
@@ -70,7 +78,10 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
         new QueryCommand({
           TableName: this.#tableName,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': keys.subscriptionPartition, ':prefix': 'SUBSCRIPTION#' },
+          ExpressionAttributeValues: {
+            ':pk': keys.subscriptionPartition,
+            ':prefix': 'SUBSCRIPTION#',
+          },
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
         }),

@@ -25,7 +25,8 @@ const submitRoute = createRoute({
   method: 'post',
   path: '/v1/forms/{formId}/submissions',
   summary: 'Submit a website form',
-  description: 'Accepts a lead from a website form and queues it. Nothing is stored until it is classified.',
+  description:
+    'Accepts a lead from a website form and queues it. Nothing is stored until it is classified.',
   request: {
     params: z.object({ formId: z.string().min(1).max(64).openapi({ example: 'contact' }) }),
     headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }),

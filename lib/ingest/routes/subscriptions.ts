@@ -11,7 +11,10 @@ import { problemResponse } from '../schemas.ts';
 
 const createBodySchema = z
   .object({
-    url: z.url({ protocol: /^https?$/ }).max(2048).openapi({ example: 'https://crm.example.com/hooks/leadstage' }),
+    url: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .openapi({ example: 'https://crm.example.com/hooks/leadstage' }),
   })
   .openapi('SubscriptionCreate');
 
@@ -26,7 +29,9 @@ const subscriptionSchema = z
 
 const createdSchema = subscriptionSchema
   .extend({
-    secret: z.string().openapi({ description: 'The signing secret (`whsec_...`). Shown only here, once.' }),
+    secret: z
+      .string()
+      .openapi({ description: 'The signing secret (`whsec_...`). Shown only here, once.' }),
   })
   .openapi('SubscriptionCreated');
 
@@ -40,9 +45,14 @@ const createSubscriptionRoute = createRoute({
   path: '/v1/subscriptions',
   summary: 'Subscribe a URL to stage changes',
   security,
-  request: { body: { required: true, content: { 'application/json': { schema: createBodySchema } } } },
+  request: {
+    body: { required: true, content: { 'application/json': { schema: createBodySchema } } },
+  },
   responses: {
-    201: { description: 'Created; the secret is in this response only.', content: { 'application/json': { schema: createdSchema } } },
+    201: {
+      description: 'Created; the secret is in this response only.',
+      content: { 'application/json': { schema: createdSchema } },
+    },
     400: problemResponse('The body is not valid, or the URL is not an allowed target.'),
     401: unauthorized,
   },
@@ -55,7 +65,10 @@ const getSubscriptionRoute = createRoute({
   security,
   request: { params: idParams },
   responses: {
-    200: { description: 'The subscription (without its secret).', content: { 'application/json': { schema: subscriptionSchema } } },
+    200: {
+      description: 'The subscription (without its secret).',
+      content: { 'application/json': { schema: subscriptionSchema } },
+    },
     401: unauthorized,
     404: notFound,
   },
