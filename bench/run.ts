@@ -1,0 +1,75 @@
+/**
+ * `npm run bench`: figures, not pass/fail. Each figure is a ratio against a baseline measured
+ * in the same run, so the numbers mean something on any machine.
+ */
+import { createHmac } from 'node:crypto';
+import { Hono } from 'hono';
+import { defaultAppConfig } from '../lib/config/app-config.ts';
+import { signDelivery } from '../lib/delivery/sign.ts';
+import { createApp } from '../lib/ingest/app.ts';
+import { formSubmissionSchema } from '../lib/ingest/routes/forms.ts';
+import { silentLogger } from '../lib/observability/logger.ts';
+import type { MessageQueue } from '../lib/queue/message-queue.ts';
+import type { SubscriptionStore } from '../lib/store/subscription-store.ts';
+
+async function timeIt(label: string, iterations: number, run: () => Promise<unknown> | unknown) {
+  for (let i = 0; i < Math.min(500, iterations); i++) await run();
+  const started = performance.now();
+  for (let i = 0; i < iterations; i++) await run();
+  const ms = performance.now() - started;
+  return { label, perSecond: (iterations / ms) * 1000, usPerOp: (ms * 1000) / iterations };
+}
+
+function report(figure: { label: string; perSecond: number; usPerOp: number }, baseline?: { perSecond: number }) {
+  const ratio = baseline ? `  (${(figure.perSecond / baseline.perSecond).toFixed(2)}x baseline)` : '';
+  console.log(
+    `${figure.label.padEnd(44)} ${figure.perSecond.toFixed(0).padStart(9)} ops/s ${figure.usPerOp.toFixed(1).padStart(8)} us/op${ratio}`,
+  );
+}
+
+const body = JSON.stringify({ email: 'anna.schmidt@example.com', name: 'Anna Schmidt', company: 'Schmidt GmbH' });
+const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body };
+
+// The queue is a no-op on both sides: this measures the HTTP layer, not SQS.
+const noQueue: MessageQueue = { send: async () => undefined };
+const noSubscriptions = {} as SubscriptionStore;
+const app = createApp({
+  config: defaultAppConfig,
+  ingestQueue: noQueue,
+  subscriptions: noSubscriptions,
+  apiKeyHashes: [],
+  allowLocalWebhookTargets: true,
+  now: () => new Date(),
+  logger: silentLogger,
+});
+const bare = new Hono().post('/submit', async (c) => {
+  const parsed = formSubmissionSchema.safeParse(await c.req.json());
+  if (!parsed.success) return c.json({ error: true }, 400);
+  await noQueue.send(JSON.stringify(parsed.data));
+  return c.json({ eventId: 'x' }, 202);
+});
+
+const iterations = Number(process.env.BENCH_ITERATIONS ?? 20_000);
+console.log(`Leadstage bench (Node ${process.version}, ${iterations} iterations each)\n`);
+
+console.log('ingest: form route vs a bare Hono route parsing the same body with the same schema');
+const baseline = await timeIt('bare Hono route (baseline)', iterations, () => bare.request('/submit', init));
+const form = await timeIt('POST /v1/forms/contact/submissions', iterations, () =>
+  app.request('/v1/forms/contact/submissions', init),
+);
+report(baseline);
+report(form, baseline);
+
+console.log('\nsigning: signDelivery vs one raw HMAC-SHA256 over the same bytes');
+const payload = JSON.stringify({ type: 'contact.stage_changed', data: { filler: 'x'.repeat(1500) } });
+const key = Buffer.alloc(32, 7);
+const secret = `whsec_${key.toString('base64')}`;
+const at = new Date();
+const hmac = await timeIt('raw HMAC (baseline)', iterations, () =>
+  createHmac('sha256', key).update(`msg_1.${Math.floor(at.getTime() / 1000)}.${payload}`).digest('base64'),
+);
+const signed = await timeIt('signDelivery', iterations, () =>
+  signDelivery({ id: 'msg_1', timestamp: at, body: payload }, [secret]),
+);
+report(hmac);
+report(signed, hmac);
