@@ -25,7 +25,7 @@ export class MemoryContactStore implements ContactStore {
     return item === undefined ? undefined : structuredClone(item);
   }
 
-  /** Stores a copy if the stored version is `expectedVersion` (or absent when undefined); else VersionConflictError. */
+  /** Stores a copy if the version is `expectedVersion` (or absent); else VersionConflictError. */
   async commit(record: ContactRecord, expectedVersion: number | undefined): Promise<void> {
     const current = this.#items.get(record.contactId);
     const ok =
@@ -94,7 +94,7 @@ export class MemoryDeliveryStore implements DeliveryStore {
     return item === undefined ? undefined : structuredClone(item);
   }
 
-  /** Counts the attempt and sets status and lastAttempt (deliveredAt when delivered); throws if missing. */
+  /** Counts the attempt, sets status, lastAttempt (and deliveredAt); throws if missing. */
   async recordAttempt(
     subscriptionId: string,
     deliveryId: string,

@@ -1,0 +1,51 @@
+import { type AppConfig, defaultAppConfig } from '../../../lib/config/app-config.ts';
+import { hashApiKey } from '../../../lib/ingest/api-key-auth.ts';
+import { createApp } from '../../../lib/ingest/app.ts';
+import type { ApiDeps } from '../../../lib/ingest/deps.ts';
+import type { Logger } from '../../../lib/observability/logger.ts';
+import { MemoryQueue } from '../../../lib/queue/memory-queue.ts';
+import { MemorySubscriptionStore } from '../../../lib/store/memory-stores.ts';
+
+export const API_KEY = 'lsk_test-key-0123456789abcdef';
+
+/** A logger that records error entries, so a test can assert that nothing failed inside. */
+export function recordingLogger(): Logger & { errors: string[] } {
+  const errors: string[] = [];
+  return {
+    errors,
+    debug() {},
+    info() {},
+    warn() {},
+    error(message) {
+      errors.push(message);
+    },
+  };
+}
+
+/** The HTTP app on memory adapters, with handles on everything a test inspects. */
+export function testApi(options: { config?: AppConfig; allowLocal?: boolean } = {}) {
+  const ingestQueue = new MemoryQueue();
+  const subscriptions = new MemorySubscriptionStore();
+  const logger = recordingLogger();
+  const deps: ApiDeps = {
+    config: options.config ?? defaultAppConfig,
+    ingestQueue,
+    subscriptions,
+    apiKeyHashes: [hashApiKey(API_KEY)],
+    allowLocalWebhookTargets: options.allowLocal ?? false,
+    now: () => new Date('2025-03-01T12:00:00.000Z'),
+    logger,
+  };
+  return { app: createApp(deps), ingestQueue, subscriptions, logger, deps };
+}
+
+export const auth = { authorization: `Bearer ${API_KEY}` };
+
+/** A JSON POST request init. */
+export function postJson(body: unknown, headers: Record<string, string> = {}): RequestInit {
+  return {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  };
+}

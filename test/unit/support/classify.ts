@@ -1,0 +1,51 @@
+import type { ClassifyDeps } from '../../../lib/classify/apply-event.ts';
+import type { LeadEvent } from '../../../lib/domain/events.ts';
+import { silentLogger } from '../../../lib/observability/logger.ts';
+import { MemoryQueue } from '../../../lib/queue/memory-queue.ts';
+import {
+  MemoryContactStore,
+  MemoryDeliveryStore,
+  MemorySubscriptionStore,
+} from '../../../lib/store/memory-stores.ts';
+import type { SubscriptionRecord } from '../../../lib/store/subscription-store.ts';
+
+export function subscription(id: string, enabled = true): SubscriptionRecord {
+  return {
+    id,
+    url: `https://crm.example.com/${id}`,
+    secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+    enabled,
+    createdAt: '2025-01-01T00:00:00.000Z',
+  };
+}
+
+/** Classify deps on memory adapters, with the concrete adapters for inspection. */
+export async function classifyFixture(subscriptions: SubscriptionRecord[] = []) {
+  const contacts = new MemoryContactStore();
+  const subscriptionStore = new MemorySubscriptionStore();
+  for (const s of subscriptions) await subscriptionStore.put(s);
+  const deliveries = new MemoryDeliveryStore();
+  const deliveryQueue = new MemoryQueue();
+  const deps: ClassifyDeps = {
+    contacts,
+    subscriptions: subscriptionStore,
+    deliveries,
+    deliveryQueue,
+    now: () => new Date('2025-03-01T12:00:00.000Z'),
+    logger: silentLogger,
+  };
+  return { deps, contacts, subscriptions: subscriptionStore, deliveries, deliveryQueue };
+}
+
+export function formEvent(id: string, overrides: Partial<LeadEvent> = {}): LeadEvent {
+  return {
+    kind: 'form_submitted',
+    id,
+    occurredAt: '2025-03-01T11:59:00.000Z',
+    email: 'anna@example.com',
+    source: 'form:contact',
+    formId: 'contact',
+    profile: { name: 'Anna Schmidt' },
+    ...overrides,
+  } as LeadEvent;
+}
