@@ -20,14 +20,23 @@ async function timeIt(label: string, iterations: number, run: () => Promise<unkn
   return { label, perSecond: (iterations / ms) * 1000, usPerOp: (ms * 1000) / iterations };
 }
 
-function report(figure: { label: string; perSecond: number; usPerOp: number }, baseline?: { perSecond: number }) {
-  const ratio = baseline ? `  (${(figure.perSecond / baseline.perSecond).toFixed(2)}x baseline)` : '';
+function report(
+  figure: { label: string; perSecond: number; usPerOp: number },
+  baseline?: { perSecond: number },
+) {
+  const ratio = baseline
+    ? `  (${(figure.perSecond / baseline.perSecond).toFixed(2)}x baseline)`
+    : '';
   console.log(
     `${figure.label.padEnd(44)} ${figure.perSecond.toFixed(0).padStart(9)} ops/s ${figure.usPerOp.toFixed(1).padStart(8)} us/op${ratio}`,
   );
 }
 
-const body = JSON.stringify({ email: 'anna.schmidt@example.com', name: 'Anna Schmidt', company: 'Schmidt GmbH' });
+const body = JSON.stringify({
+  email: 'anna.schmidt@example.com',
+  name: 'Anna Schmidt',
+  company: 'Schmidt GmbH',
+});
 const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body };
 
 // The queue is a no-op on both sides: this measures the HTTP layer, not SQS.
@@ -53,7 +62,9 @@ const iterations = Number(process.env.BENCH_ITERATIONS ?? 20_000);
 console.log(`Leadstage bench (Node ${process.version}, ${iterations} iterations each)\n`);
 
 console.log('ingest: form route vs a bare Hono route parsing the same body with the same schema');
-const baseline = await timeIt('bare Hono route (baseline)', iterations, () => bare.request('/submit', init));
+const baseline = await timeIt('bare Hono route (baseline)', iterations, () =>
+  bare.request('/submit', init),
+);
 const form = await timeIt('POST /v1/forms/contact/submissions', iterations, () =>
   app.request('/v1/forms/contact/submissions', init),
 );
@@ -61,12 +72,17 @@ report(baseline);
 report(form, baseline);
 
 console.log('\nsigning: signDelivery vs one raw HMAC-SHA256 over the same bytes');
-const payload = JSON.stringify({ type: 'contact.stage_changed', data: { filler: 'x'.repeat(1500) } });
+const payload = JSON.stringify({
+  type: 'contact.stage_changed',
+  data: { filler: 'x'.repeat(1500) },
+});
 const key = Buffer.alloc(32, 7);
 const secret = `whsec_${key.toString('base64')}`;
 const at = new Date();
 const hmac = await timeIt('raw HMAC (baseline)', iterations, () =>
-  createHmac('sha256', key).update(`msg_1.${Math.floor(at.getTime() / 1000)}.${payload}`).digest('base64'),
+  createHmac('sha256', key)
+    .update(`msg_1.${Math.floor(at.getTime() / 1000)}.${payload}`)
+    .digest('base64'),
 );
 const signed = await timeIt('signDelivery', iterations, () =>
   signDelivery({ id: 'msg_1', timestamp: at, body: payload }, [secret]),

@@ -59,6 +59,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     logger,
   };
   const classifyDeps: ClassifyDeps = {
+    config: settings.config,
     contacts: new DynamoContactStore(doc, settings.tableName),
     subscriptions,
     deliveries,

@@ -1,8 +1,16 @@
 import { createHash } from 'node:crypto';
-import type { WebhookMessage } from '../delivery/message.ts';
+import type { AppConfig } from '../config/app-config.ts';
+import type { WebhookContact, WebhookMessage } from '../delivery/message.ts';
+import { crmValuesFor } from '../domain/crm.ts';
 import type { LeadEvent } from '../domain/events.ts';
-import { emptyFacts, mergeFacts } from '../domain/facts.ts';
-import { deriveStage } from '../domain/stage.ts';
+import {
+  type ContactFacts,
+  emptyFacts,
+  hasSeen,
+  mergeFacts,
+  rememberEvent,
+} from '../domain/facts.ts';
+import { deriveStage, stageDirection } from '../domain/stage.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { MessageQueue } from '../queue/message-queue.ts';
 import type { ContactRecord, ContactStore, OutboxEntry } from '../store/contact-store.ts';
@@ -11,11 +19,11 @@ import { VersionConflictError } from '../store/errors.ts';
 import { contactIdFor } from '../store/keys.ts';
 import type { SubscriptionStore } from '../store/subscription-store.ts';
 
-/** How long an applied event id is remembered to refuse its duplicates. */
-export const DEDUPE_WINDOW_DAYS = 30;
 const MAX_COMMIT_ATTEMPTS = 8;
 
 export interface ClassifyDeps {
+  /** Qualification criteria and CRM vocabulary. */
+  config: Pick<AppConfig, 'qualification' | 'crm'>;
   contacts: ContactStore;
   subscriptions: SubscriptionStore;
   deliveries: DeliveryStore;
@@ -41,9 +49,14 @@ export function deliveryIdFor(contactId: string, sequence: number, subscriptionI
   return `msg_${digest.slice(0, 26)}`;
 }
 
-function pruneSeen(seen: Record<string, string>, now: Date): Record<string, string> {
-  const cutoff = new Date(now.getTime() - DEDUPE_WINDOW_DAYS * 86_400_000).toISOString();
-  return Object.fromEntries(Object.entries(seen).filter(([, appliedAt]) => appliedAt >= cutoff));
+/** The contact as webhooks show it: id, email and the profile fields a CRM maps. */
+function webhookContact(contactId: string, facts: ContactFacts): WebhookContact {
+  const contact: WebhookContact = { id: contactId, email: facts.email };
+  for (const field of ['name', 'firstName', 'lastName', 'company', 'jobTitle'] as const) {
+    const value = facts.profile[field]?.value;
+    if (value !== undefined) contact[field] = value;
+  }
+  return contact;
 }
 
 async function nextRecord(
@@ -53,8 +66,8 @@ async function nextRecord(
   deps: ClassifyDeps,
 ): Promise<{ record: ContactRecord; changed: boolean }> {
   const now = deps.now();
-  const facts = mergeFacts(current?.facts ?? emptyFacts(event.email, event.occurredAt), event);
-  const verdict = deriveStage(facts);
+  const facts = mergeFacts(current?.facts ?? emptyFacts(event.email), event);
+  const verdict = deriveStage(facts, deps.config.qualification, now);
   const from = current?.stage ?? null;
   const changed = from !== verdict.stage;
   const sequence = (current?.sequence ?? 0) + (changed ? 1 : 0);
@@ -64,15 +77,15 @@ async function nextRecord(
       type: 'contact.stage_changed',
       timestamp: now.toISOString(),
       data: {
-        contact: {
-          id: contactId,
-          email: facts.email,
-          ...(facts.profile.name ? { name: facts.profile.name.value } : {}),
-          ...(facts.profile.company ? { company: facts.profile.company.value } : {}),
-        },
+        contact: webhookContact(contactId, facts),
         from,
         to: verdict.stage,
+        direction: stageDirection(from, verdict.stage),
         reasons: verdict.reasons,
+        missing: verdict.missing,
+        qualification: verdict.qualification,
+        flags: verdict.flags,
+        crm: crmValuesFor(verdict.stage, deps.config.crm),
         sequence,
         causedBy: event.id,
       },
@@ -89,9 +102,12 @@ async function nextRecord(
     facts,
     stage: verdict.stage,
     reasons: verdict.reasons,
+    missing: verdict.missing,
+    qualification: verdict.qualification,
+    flags: verdict.flags,
     sequence,
     version: (current?.version ?? 0) + 1,
-    seen: { ...pruneSeen(current?.seen ?? {}, now), [event.id]: now.toISOString() },
+    seen: rememberEvent(current?.seen ?? {}, event.id, now),
     outbox,
     updatedAt: now.toISOString(),
   };
@@ -138,7 +154,7 @@ export async function applyEvent(event: LeadEvent, deps: ClassifyDeps): Promise<
   const contactId = contactIdFor(event.email);
   for (let attempt = 1; ; attempt++) {
     const current = await deps.contacts.get(contactId);
-    if (current?.seen[event.id] !== undefined) {
+    if (current !== undefined && hasSeen(current.seen, event.id)) {
       // Already committed; the projections may not have run before a crash.
       await projectOutbox(current, deps);
       return 'duplicate';

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { crmMappingSchema, defaultCrmMapping } from '../domain/crm.ts';
+import { defaultQualificationConfig, qualificationConfigSchema } from '../domain/qualification.ts';
 
 /** One website form that may post leads to `POST /v1/forms/{formId}/submissions`. */
 export const formConfigSchema = z.object({
@@ -10,8 +12,8 @@ export const formConfigSchema = z.object({
 export type FormConfig = z.infer<typeof formConfigSchema>;
 
 /**
- * The deployment's configuration: its forms (and, as the product grows, its qualification
- * criteria and providers). Parsed once at start-up and passed in; never read from globals.
+ * The deployment's configuration: its forms, qualification criteria and CRM vocabulary.
+ * Parsed once at start-up and passed in; never read from globals.
  */
 export const appConfigSchema = z
   .object({
@@ -19,6 +21,10 @@ export const appConfigSchema = z
       .array(formConfigSchema)
       .min(1)
       .default([{ id: 'contact', name: 'Contact form' }]),
+    /** The criteria leads are qualified against, and the sales-ready rule (docs/stages.md). */
+    qualification: qualificationConfigSchema.default(defaultQualificationConfig),
+    /** Our stages in each CRM's vocabulary, carried in webhooks. */
+    crm: crmMappingSchema.default(defaultCrmMapping),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -34,7 +40,7 @@ export const appConfigSchema = z
       seen.add(form.id);
     });
   });
-export type AppConfig = z.infer<typeof appConfigSchema>;
+export type AppConfig = z.output<typeof appConfigSchema>;
 
 /** The built-in config: one form with id `contact`, so a fresh start needs no file. */
 export const defaultAppConfig: AppConfig = appConfigSchema.parse({});

@@ -1,4 +1,11 @@
-import type { Stage, StageReason } from '../domain/stage.ts';
+import type { CrmValues } from '../domain/crm.ts';
+import type {
+  Stage,
+  StageDirection,
+  StageFlags,
+  StageReason,
+  StageVerdict,
+} from '../domain/stage.ts';
 
 /** The event types a subscriber can receive. */
 export type WebhookEventType = 'contact.stage_changed';
@@ -8,14 +15,25 @@ export interface WebhookContact {
   id: string;
   email: string;
   name?: string;
+  firstName?: string;
+  lastName?: string;
   company?: string;
+  jobTitle?: string;
 }
 
 export interface StageChangedData {
   contact: WebhookContact;
   from: Stage | null;
   to: Stage;
+  /** `backward` when the contact moved down the funnel (e.g. disqualified after a correction). */
+  direction: StageDirection;
   reasons: StageReason[];
+  /** Data still missing to decide qualification. */
+  missing: string[];
+  qualification: StageVerdict['qualification'];
+  flags: StageFlags;
+  /** The new stage in each CRM's vocabulary. */
+  crm: CrmValues;
   /** Per-contact, increasing with every change: a receiver drops an update older than one it has. */
   sequence: number;
   /** The event that caused the change. */

@@ -29,7 +29,8 @@ export function checkWebhookTarget(
       : 'only http and https are allowed';
   }
   if (url.protocol !== 'https:') return 'only https URLs are allowed';
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  // A trailing dot names the same host (fully qualified), so `localhost.` is loopback too.
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
   if (LOCAL_HOSTNAMES.has(host.toLowerCase()) || host.toLowerCase().endsWith('.localhost')) {
     return 'loopback hosts are not allowed';
   }

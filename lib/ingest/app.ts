@@ -53,11 +53,20 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
 
   app.onError((error, c) => {
     if (error instanceof HTTPException && error.status < 500) {
-      // Hono's validators throw these for bodies they cannot parse (e.g. malformed JSON).
+      // Hono's validators throw these for bodies they cannot read: malformed JSON (400), a
+      // content type the route does not take (415).
+      if (error.status === 415) {
+        return problem(c, 415, {
+          type: '/problems/unsupported-media-type',
+          title: 'Unsupported media type',
+          detail: error.message,
+        });
+      }
       return problem(c, error.status as 400, {
         type: '/problems/bad-request',
         title: 'Bad request',
         detail: error.message,
+        errors: [{ pointer: '#', detail: error.message }],
       });
     }
     deps.logger.error('request failed', { method: c.req.method, path: c.req.routePath, error });

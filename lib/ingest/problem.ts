@@ -34,8 +34,9 @@ export function problem<S extends ContentfulStatusCode>(
   return c.json(document, status, { ...headers, 'Content-Type': PROBLEM_CONTENT_TYPE });
 }
 
-function toPointer(path: readonly PropertyKey[]): string {
-  return `#/${path.map((part) => String(part).replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}`;
+/** An RFC 6901 pointer in URI-fragment form: `#` is the whole document, `#/email` a member. */
+export function toPointer(path: readonly PropertyKey[]): string {
+  return `#${path.map((part) => `/${String(part).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('')}`;
 }
 
 /** Lists a zod error's issues as field-level problems, pointing into the request body. */

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { WebhookMessage } from '../delivery/message.ts';
 import type { ContactFacts } from '../domain/facts.ts';
-import type { Stage, StageReason } from '../domain/stage.ts';
+import type { Stage, StageFlags, StageReason, StageVerdict } from '../domain/stage.ts';
 import { isConditionalCheckFailed, VersionConflictError } from './errors.ts';
 import { keys } from './keys.ts';
 
@@ -27,6 +27,9 @@ export interface ContactRecord {
   facts: ContactFacts;
   stage: Stage;
   reasons: StageReason[];
+  missing: string[];
+  qualification: StageVerdict['qualification'];
+  flags: StageFlags;
   /** Number of stage changes so far; carried in webhooks for ordering. */
   sequence: number;
   /** Optimistic-lock version, incremented by every commit. */

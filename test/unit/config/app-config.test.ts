@@ -23,8 +23,9 @@ describe('app config', () => {
 
   it('parses a valid document, and an empty one to the default', () => {
     expect(
-      parseAppConfigJson('{"forms":[{"id":"contact"},{"id":"demo-request","name":"Demo"}]}', 'x'),
-    ).toEqual({ forms: [{ id: 'contact' }, { id: 'demo-request', name: 'Demo' }] });
+      parseAppConfigJson('{"forms":[{"id":"contact"},{"id":"demo-request","name":"Demo"}]}', 'x')
+        .forms,
+    ).toEqual([{ id: 'contact' }, { id: 'demo-request', name: 'Demo' }]);
     expect(parseAppConfigJson('{}', 'x')).toEqual(defaultAppConfig);
   });
 

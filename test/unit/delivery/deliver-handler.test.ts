@@ -7,6 +7,7 @@ import { generateSigningSecret } from '../../../lib/delivery/sign.ts';
 import { silentLogger } from '../../../lib/observability/logger.ts';
 import type { DeliveryRecord } from '../../../lib/store/delivery-store.ts';
 import { MemoryDeliveryStore, MemorySubscriptionStore } from '../../../lib/store/memory-stores.ts';
+import { sampleMessage } from '../../support/fixtures.ts';
 import { type Recorded, startServer } from '../support/http-server.ts';
 import { sqsEvent } from '../support/sqs-event.ts';
 
@@ -21,18 +22,7 @@ async function receiver(respond: (request: Recorded, res: ServerResponse) => voi
   return server;
 }
 
-const message: DeliveryRecord['message'] = {
-  type: 'contact.stage_changed',
-  timestamp: '2025-03-01T12:00:00.000Z',
-  data: {
-    contact: { id: 'ct_1', email: 'anna@example.com' },
-    from: null,
-    to: 'lead',
-    reasons: [{ code: 'form_submitted', message: 'Left their data through a form.' }],
-    sequence: 1,
-    causedBy: 'evt_1',
-  },
-};
+const message: DeliveryRecord['message'] = sampleMessage();
 
 async function fixture(
   url: string,

@@ -9,41 +9,12 @@ import {
   MemorySubscriptionStore,
 } from '../../../lib/store/memory-stores.ts';
 import type { SubscriptionRecord } from '../../../lib/store/subscription-store.ts';
+import { sampleContact, sampleMessage } from '../../support/fixtures.ts';
 
-const message = {
-  type: 'contact.stage_changed' as const,
-  timestamp: '2025-01-01T00:00:00.000Z',
-  data: {
-    contact: { id: 'ct_1', email: 'a@example.com' },
-    from: null,
-    to: 'lead' as const,
-    reasons: [],
-    sequence: 1,
-    causedBy: 'evt_1',
-  },
-};
+const message = sampleMessage({ contact: { id: 'ct_1', email: 'a@example.com' } });
 
 function contact(version: number, outboxIds: string[] = []): ContactRecord {
-  return {
-    contactId: 'ct_1',
-    email: 'a@example.com',
-    facts: {
-      email: 'a@example.com',
-      profile: {},
-      counts: { form_submitted: version },
-      firstSeenAt: '2025-01-01T00:00:00.000Z',
-      lastSeenAt: '2025-01-01T00:00:00.000Z',
-    },
-    stage: 'lead',
-    reasons: [],
-    sequence: 1,
-    version,
-    seen: {},
-    outbox: Object.fromEntries(
-      outboxIds.map((id) => [id, { deliveryId: id, subscriptionId: 'sub_1', message }]),
-    ),
-    updatedAt: '2025-01-01T00:00:00.000Z',
-  };
+  return sampleContact({ email: 'a@example.com', version, outboxIds });
 }
 
 function delivery(status: DeliveryRecord['status'] = 'pending'): DeliveryRecord {

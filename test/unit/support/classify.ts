@@ -1,4 +1,5 @@
 import type { ClassifyDeps } from '../../../lib/classify/apply-event.ts';
+import { defaultAppConfig } from '../../../lib/config/app-config.ts';
 import type { LeadEvent } from '../../../lib/domain/events.ts';
 import { silentLogger } from '../../../lib/observability/logger.ts';
 import { MemoryQueue } from '../../../lib/queue/memory-queue.ts';
@@ -27,6 +28,7 @@ export async function classifyFixture(subscriptions: SubscriptionRecord[] = []) 
   const deliveries = new MemoryDeliveryStore();
   const deliveryQueue = new MemoryQueue();
   const deps: ClassifyDeps = {
+    config: defaultAppConfig,
     contacts,
     subscriptions: subscriptionStore,
     deliveries,
