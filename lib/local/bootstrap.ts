@@ -1,4 +1,4 @@
-import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -8,13 +8,22 @@ import {
 } from '@aws-sdk/client-sqs';
 import { tableDefinition } from '../store/table.ts';
 
-/** Creates the table unless it exists; safe to run at every start. */
+/**
+ * Creates the table unless it exists, and resolves once it is ACTIVE: a table that is
+ * still CREATING refuses item operations. Safe to run at every start.
+ */
 export async function ensureTable(dynamo: DynamoDBClient, tableName: string): Promise<void> {
   try {
     await dynamo.send(new CreateTableCommand(tableDefinition(tableName)));
   } catch (error) {
     if ((error as { name?: string }).name !== 'ResourceInUseException') throw error;
   }
+  for (let attempt = 0; attempt < 600; attempt++) {
+    const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: tableName }));
+    if (Table?.TableStatus === 'ACTIVE') return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`table ${tableName} did not become ACTIVE`);
 }
 
 export interface QueuePair {
@@ -49,8 +58,10 @@ async function upsertQueue(
     if (QueueUrl === undefined) throw new Error(`CreateQueue ${name} returned no URL`);
     return QueueUrl;
   } catch (error) {
-    const code = (error as { name?: string }).name;
-    if (code !== 'QueueNameExists' && code !== 'QueueAlreadyExists') throw error;
+    // The SDK names it from the query-error header: `AWS.SimpleQueueService.QueueNameExists`
+    // from some servers, `QueueNameExists` from others.
+    const code = (error as { name?: string }).name ?? '';
+    if (!/(^|\.)Queue(NameExists|AlreadyExists)$/.test(code)) throw error;
     const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
     if (QueueUrl === undefined) throw new Error(`GetQueueUrl ${name} returned no URL`);
     await sqs.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: attributes }));

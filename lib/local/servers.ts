@@ -11,8 +11,9 @@ export interface LocalServer {
 }
 
 /**
- * Starts dynalite (DynamoDB's wire protocol) with its LevelDB under `dir`. Tables become
- * ACTIVE at once: the emulated provisioning delay buys nothing locally.
+ * Starts dynalite (DynamoDB's wire protocol) with its LevelDB under `dir`. The emulated
+ * provisioning delays are zero (they buy nothing locally); a new table still passes
+ * through CREATING, so `ensureTable` waits for ACTIVE.
  */
 export async function startLocalDynamo(dir: string): Promise<LocalServer> {
   await mkdir(dir, { recursive: true });

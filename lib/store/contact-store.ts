@@ -99,7 +99,8 @@ export class DynamoContactStore implements ContactStore {
   async clearOutbox(contactId: string, deliveryIds: string[]): Promise<void> {
     if (deliveryIds.length === 0) return;
     const names: Record<string, string> = { '#outbox': 'outbox' };
-    const paths = deliveryIds.map((id, index) => {
+    // DynamoDB refuses overlapping paths, so each id is named once.
+    const paths = [...new Set(deliveryIds)].map((id, index) => {
       names[`#d${index}`] = id;
       return `#outbox.#d${index}`;
     });

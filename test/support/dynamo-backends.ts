@@ -1,4 +1,4 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll } from 'vitest';
 import { ensureTable } from '../../lib/local/bootstrap.ts';
@@ -57,6 +57,32 @@ export function dynamoClients(endpoint: string): {
   return { dynamo, doc };
 }
 
+/** Resolves once `tableName` is ACTIVE: item operations on a CREATING table fail. */
+export async function waitForActive(
+  dynamo: DynamoDBClient,
+  tableName: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: tableName }));
+    if (Table?.TableStatus === 'ACTIVE') return;
+    if (Date.now() > deadline) {
+      throw new Error(`table ${tableName} still ${Table?.TableStatus} after ${timeoutMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
+ * The local bootstrap's ensureTable, then a wait until the table is usable. ensureTable
+ * alone may resolve while the table is still CREATING (see test/integration/store/table.test.ts).
+ */
+export async function createTable(dynamo: DynamoDBClient, tableName: string): Promise<void> {
+  await ensureTable(dynamo, tableName);
+  await waitForActive(dynamo, tableName);
+}
+
 export interface DynamoTable {
   endpoint: string;
   dynamo: DynamoDBClient;
@@ -75,7 +101,7 @@ export function useDynamoTable(backend: DynamoBackend, tableName = 'leadstage'):
     const server = await backend.start();
     stop = server.stop;
     const { dynamo, doc } = dynamoClients(server.endpoint);
-    await ensureTable(dynamo, tableName);
+    await createTable(dynamo, tableName);
     table = { endpoint: server.endpoint, dynamo, doc, tableName };
   });
   afterAll(async () => {
