@@ -9,6 +9,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { parseAppConfig } from '../lib/config/app-config.ts';
 
 /** Properties of the {@link Leadstage} construct. Every property is optional. */
 export interface LeadstageProps {
@@ -274,6 +275,8 @@ function serializeConfig(config: unknown): string | undefined {
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw new Error('Leadstage: `config` must be a JSON object');
   }
+  // The functions parse the same document at cold start; a bad one fails here, before deploy.
+  parseAppConfig(config, 'the Leadstage `config` prop');
   return JSON.stringify(config);
 }
 

@@ -389,6 +389,15 @@ describe('Leadstage construct props (bundling skipped)', () => {
     expect(() => synth({ config: huge }, { bundle: false })).toThrow(/4 KB/);
   });
 
+  it('rejects a config the functions would refuse at cold start, naming the field', () => {
+    expect(() => synth({ config: { forms: [{ id: 'Not Valid' }] } }, { bundle: false })).toThrow(
+      /forms\.0\.id/,
+    );
+    expect(() =>
+      synth({ config: { qualification: { minEmployees: -5 } } }, { bundle: false }),
+    ).toThrow(/qualification\.minEmployees/);
+  });
+
   it('can be used in any stack, more than once', () => {
     const app = new App({ outdir: tempDir(), context: { 'aws:cdk:bundling-stacks': [] } });
     const stack = new Stack(app, 'Host');
