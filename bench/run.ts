@@ -40,7 +40,7 @@ const body = JSON.stringify({
 const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body };
 
 // The queue is a no-op on both sides: this measures the HTTP layer, not SQS.
-const noQueue: MessageQueue = { send: async () => undefined };
+const noQueue: MessageQueue = { send: async () => undefined, sendBatch: async () => undefined };
 const noSubscriptions = {} as SubscriptionStore;
 const app = createApp({
   config: defaultAppConfig,

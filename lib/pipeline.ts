@@ -13,6 +13,7 @@ import type { Logger } from './observability/logger.ts';
 import { SqsMessageQueue } from './queue/message-queue.ts';
 import { DynamoContactStore } from './store/contact-store.ts';
 import { DynamoDeliveryStore } from './store/delivery-store.ts';
+import { DynamoMessageIndexStore } from './store/message-index-store.ts';
 import { DynamoSubscriptionStore } from './store/subscription-store.ts';
 
 export interface PipelineClients {
@@ -64,6 +65,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     subscriptions,
     deliveries,
     deliveryQueue: new SqsMessageQueue(clients.sqs, settings.deliveryQueueUrl),
+    messages: new DynamoMessageIndexStore(doc, settings.tableName),
     now,
     logger,
   };

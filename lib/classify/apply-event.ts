@@ -15,6 +15,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { MessageQueue } from '../queue/message-queue.ts';
 import type { ContactRecord, ContactStore, OutboxEntry } from '../store/contact-store.ts';
 import type { DeliveryStore } from '../store/delivery-store.ts';
+import type { MessageIndexStore } from '../store/message-index-store.ts';
 import { VersionConflictError } from '../store/errors.ts';
 import { contactIdFor } from '../store/keys.ts';
 import type { SubscriptionStore } from '../store/subscription-store.ts';
@@ -28,6 +29,7 @@ export interface ClassifyDeps {
   subscriptions: SubscriptionStore;
   deliveries: DeliveryStore;
   deliveryQueue: MessageQueue;
+  messages: MessageIndexStore;
   now: () => Date;
   logger: Logger;
 }
@@ -146,6 +148,13 @@ export async function projectOutbox(record: ContactRecord, deps: ClassifyDeps): 
   );
 }
 
+/** Indexes the outbound mail an email event names, so replies to it find this contact. */
+async function indexMessage(event: LeadEvent, contactId: string, deps: ClassifyDeps): Promise<void> {
+  if ('messageId' in event && event.messageId !== undefined) {
+    await deps.messages.put(event.messageId, contactId, deps.now());
+  }
+}
+
 /**
  * Applies one event to its contact: merge, derive, one conditional write, then the
  * projections. Safe to call any number of times with the same event.
@@ -157,6 +166,7 @@ export async function applyEvent(event: LeadEvent, deps: ClassifyDeps): Promise<
     if (current !== undefined && hasSeen(current.seen, event.id)) {
       // Already committed; the projections may not have run before a crash.
       await projectOutbox(current, deps);
+      await indexMessage(event, contactId, deps);
       return 'duplicate';
     }
     const { record, changed } = await nextRecord(current, event, contactId, deps);
@@ -169,6 +179,7 @@ export async function applyEvent(event: LeadEvent, deps: ClassifyDeps): Promise<
       continue;
     }
     await projectOutbox(record, deps);
+    await indexMessage(event, contactId, deps);
     return changed ? 'stage_changed' : 'applied';
   }
 }

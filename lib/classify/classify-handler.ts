@@ -2,6 +2,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { eventEnvelopeSchema } from '../domain/events.ts';
 import { sqsBatchHandler } from '../queue/batch.ts';
 import { applyEvent, type ClassifyDeps } from './apply-event.ts';
+import { resolveReply } from './resolve-reply.ts';
 
 /** A message that no retry can make valid; it goes to the DLQ after maxReceiveCount. */
 export class UnreadableMessageError extends Error {
@@ -26,10 +27,13 @@ export function createClassifyHandler(
         cause: envelope.error,
       });
     }
-    const outcome = await applyEvent(envelope.data.event, deps);
+    const event =
+      'event' in envelope.data ? envelope.data.event : await resolveReply(envelope.data.reply, deps);
+    const outcome = await applyEvent(event, deps);
     deps.logger.info('event applied', {
-      eventId: envelope.data.event.id,
-      kind: envelope.data.event.kind,
+      eventId: event.id,
+      kind: event.kind,
+      ...(event.kind === 'email_replied' ? { matchMethod: event.matchMethod } : {}),
       outcome,
     });
   });

@@ -91,6 +91,9 @@ const eventBase = {
   source: z.string().min(1).max(100),
 };
 
+/** The Message-ID of the outbound mail an email event is about; later replies thread to it. */
+const messageId = z.string().min(1).max(998).optional();
+
 const base = <K extends string>(kind: K) => ({ ...eventBase, kind: z.literal(kind) });
 
 export const formSubmittedSchema = z.object({
@@ -116,12 +119,12 @@ export const leadEventSchema = z.discriminatedUnion('kind', [
     /** A short excerpt of the reply with quoted text stripped; never the whole mail. */
     excerpt: z.string().max(500).optional(),
   }),
-  z.object(base('email_delivered')),
-  z.object(base('email_opened')),
-  z.object({ ...base('email_clicked'), url: z.string().max(2048).optional() }),
-  z.object({ ...base('email_bounced'), bounceType: z.enum(['hard', 'soft']) }),
-  z.object(base('email_complained')),
-  z.object(base('unsubscribed')),
+  z.object({ ...base('email_delivered'), messageId }),
+  z.object({ ...base('email_opened'), messageId }),
+  z.object({ ...base('email_clicked'), messageId, url: z.string().max(2048).optional() }),
+  z.object({ ...base('email_bounced'), messageId, bounceType: z.enum(['hard', 'soft']) }),
+  z.object({ ...base('email_complained'), messageId }),
+  z.object({ ...base('unsubscribed'), messageId }),
   z.object(base('resubscribed')),
   z.object({
     ...base('call_logged'),
@@ -156,9 +159,29 @@ export const LEAD_EVENT_KINDS = leadEventSchema.options.map(
   (option) => option.shape.kind.value,
 ) as LeadEventKind[];
 
-/** The envelope an event travels in on the ingest queue; `v` lets a reader refuse what it cannot read. */
-export const eventEnvelopeSchema = z.object({
-  v: z.literal(1),
-  event: leadEventSchema,
+/**
+ * An inbound reply whose contact is not known yet: the classify step resolves it by reply
+ * token, then `In-Reply-To`/`References`, then sender, and applies it as `email_replied`.
+ */
+export const unresolvedReplySchema = z.object({
+  id: z.string().min(1).max(200),
+  occurredAt: instantSchema,
+  source: z.string().min(1).max(100),
+  from: z.email().max(254).transform(normalizeEmail),
+  replyToken: z.string().min(1).max(200).optional(),
+  inReplyTo: z.string().min(1).max(998).optional(),
+  references: z.array(z.string().min(1).max(998)).max(100).default([]),
+  excerpt: z.string().max(500).optional(),
 });
-export type EventEnvelope = z.infer<typeof eventEnvelopeSchema>;
+export type UnresolvedReply = z.output<typeof unresolvedReplySchema>;
+
+/**
+ * What travels on the ingest queue: an event, or a reply still to be matched. `v` lets a
+ * reader refuse a version it cannot read.
+ */
+export const eventEnvelopeSchema = z.union([
+  z.object({ v: z.literal(1), event: leadEventSchema }),
+  z.object({ v: z.literal(1), reply: unresolvedReplySchema }),
+]);
+export type EventEnvelope = z.input<typeof eventEnvelopeSchema>;
+export type ParsedEnvelope = z.output<typeof eventEnvelopeSchema>;

@@ -9,4 +9,9 @@ export class MemoryQueue implements MessageQueue {
   async send(body: string): Promise<void> {
     this.sent.push(body);
   }
+
+  /** Appends every body to `sent`, in order. */
+  async sendBatch(bodies: readonly string[]): Promise<void> {
+    this.sent.push(...bodies);
+  }
 }

@@ -15,6 +15,7 @@ export const keys = {
     sk: `SUBSCRIPTION#${subscriptionId}`,
   }),
   subscriptionPartition: 'SUBSCRIPTION',
+  message: (messageId: string) => ({ pk: `MESSAGE#${messageId.toLowerCase()}`, sk: 'MESSAGE' }),
   delivery: (subscriptionId: string, deliveryId: string) => ({
     pk: `SUBSCRIPTION#${subscriptionId}`,
     sk: `DELIVERY#${deliveryId}`,

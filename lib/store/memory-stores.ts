@@ -1,3 +1,4 @@
+import type { MessageIndexStore } from './message-index-store.ts';
 import type { ContactRecord, ContactStore } from './contact-store.ts';
 import type {
   DeliveryAttempt,
@@ -112,5 +113,18 @@ export class MemoryDeliveryStore implements DeliveryStore {
   /** Copies of every stored delivery (a test helper; not part of DeliveryStore). */
   all(): DeliveryRecord[] {
     return [...this.#items.values()].map((item) => structuredClone(item));
+  }
+}
+
+/** In-memory MessageIndexStore (expiry is not modelled: nothing here lives that long). */
+export class MemoryMessageIndexStore implements MessageIndexStore {
+  readonly #items = new Map<string, string>();
+
+  async put(messageId: string, contactId: string): Promise<void> {
+    this.#items.set(messageId.toLowerCase(), contactId);
+  }
+
+  async get(messageId: string): Promise<string | undefined> {
+    return this.#items.get(messageId.toLowerCase());
   }
 }

@@ -165,6 +165,7 @@ describe('applyEvent', () => {
         if (sends === 1) throw new Error('SQS unavailable');
         await f.deliveryQueue.send(body);
       },
+      sendBatch: (bodies) => f.deliveryQueue.sendBatch(bodies),
     };
     await expect(applyEvent(formEvent('evt_1'), f.deps)).rejects.toThrow('SQS unavailable');
 

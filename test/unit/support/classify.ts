@@ -6,6 +6,7 @@ import { MemoryQueue } from '../../../lib/queue/memory-queue.ts';
 import {
   MemoryContactStore,
   MemoryDeliveryStore,
+  MemoryMessageIndexStore,
   MemorySubscriptionStore,
 } from '../../../lib/store/memory-stores.ts';
 import type { SubscriptionRecord } from '../../../lib/store/subscription-store.ts';
@@ -33,6 +34,7 @@ export async function classifyFixture(subscriptions: SubscriptionRecord[] = []) 
     subscriptions: subscriptionStore,
     deliveries,
     deliveryQueue,
+    messages: new MemoryMessageIndexStore(),
     now: () => new Date('2025-03-01T12:00:00.000Z'),
     logger: silentLogger,
   };
