@@ -15,9 +15,9 @@ import type { Logger } from '../observability/logger.ts';
 import type { MessageQueue } from '../queue/message-queue.ts';
 import type { ContactRecord, ContactStore, OutboxEntry } from '../store/contact-store.ts';
 import type { DeliveryStore } from '../store/delivery-store.ts';
-import type { MessageIndexStore } from '../store/message-index-store.ts';
 import { VersionConflictError } from '../store/errors.ts';
 import { contactIdFor } from '../store/keys.ts';
+import type { MessageIndexStore } from '../store/message-index-store.ts';
 import type { SubscriptionStore } from '../store/subscription-store.ts';
 
 const MAX_COMMIT_ATTEMPTS = 8;
@@ -149,7 +149,11 @@ export async function projectOutbox(record: ContactRecord, deps: ClassifyDeps): 
 }
 
 /** Indexes the outbound mail an email event names, so replies to it find this contact. */
-async function indexMessage(event: LeadEvent, contactId: string, deps: ClassifyDeps): Promise<void> {
+async function indexMessage(
+  event: LeadEvent,
+  contactId: string,
+  deps: ClassifyDeps,
+): Promise<void> {
   if ('messageId' in event && event.messageId !== undefined) {
     await deps.messages.put(event.messageId, contactId, deps.now());
   }

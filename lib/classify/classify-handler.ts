@@ -28,7 +28,9 @@ export function createClassifyHandler(
       });
     }
     const event =
-      'event' in envelope.data ? envelope.data.event : await resolveReply(envelope.data.reply, deps);
+      'event' in envelope.data
+        ? envelope.data.event
+        : await resolveReply(envelope.data.reply, deps);
     const outcome = await applyEvent(event, deps);
     deps.logger.info('event applied', {
       eventId: event.id,

@@ -9,7 +9,10 @@ export interface ReplyResolverDeps {
   messages: MessageIndexStore;
 }
 
-async function emailOfContact(contacts: ContactStore, contactId: string): Promise<string | undefined> {
+async function emailOfContact(
+  contacts: ContactStore,
+  contactId: string,
+): Promise<string | undefined> {
   return (await contacts.get(contactId))?.email;
 }
 
@@ -18,7 +21,10 @@ async function emailOfContact(contacts: ContactStore, contactId: string): Promis
  * recipient address (our contact id), the mail it answers (`In-Reply-To`), the thread
  * (`References`, newest first), and last the sender's address. The method is kept.
  */
-export async function resolveReply(reply: UnresolvedReply, deps: ReplyResolverDeps): Promise<LeadEvent> {
+export async function resolveReply(
+  reply: UnresolvedReply,
+  deps: ReplyResolverDeps,
+): Promise<LeadEvent> {
   const matched = (email: string, matchMethod: ReplyMatchMethod): LeadEvent => ({
     kind: 'email_replied',
     id: reply.id,
@@ -35,12 +41,14 @@ export async function resolveReply(reply: UnresolvedReply, deps: ReplyResolverDe
   }
   if (reply.inReplyTo !== undefined) {
     const contactId = await deps.messages.get(reply.inReplyTo);
-    const email = contactId === undefined ? undefined : await emailOfContact(deps.contacts, contactId);
+    const email =
+      contactId === undefined ? undefined : await emailOfContact(deps.contacts, contactId);
     if (email !== undefined) return matched(email, 'in_reply_to');
   }
   for (const reference of [...reply.references].reverse()) {
     const contactId = await deps.messages.get(reference);
-    const email = contactId === undefined ? undefined : await emailOfContact(deps.contacts, contactId);
+    const email =
+      contactId === undefined ? undefined : await emailOfContact(deps.contacts, contactId);
     if (email !== undefined) return matched(email, 'references');
   }
   return matched(reply.from, 'sender');

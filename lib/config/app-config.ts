@@ -2,14 +2,79 @@ import { z } from 'zod';
 import { crmMappingSchema, defaultCrmMapping } from '../domain/crm.ts';
 import { defaultQualificationConfig, qualificationConfigSchema } from '../domain/qualification.ts';
 
+/** The lead fields a form field can be mapped to. */
+export const FORM_TARGET_FIELDS = [
+  'email',
+  'name',
+  'firstName',
+  'lastName',
+  'company',
+  'jobTitle',
+  'industry',
+  'employees',
+  'annualRevenue',
+  'annualRevenueCurrency',
+  'country',
+  'city',
+  'phone',
+  'consent',
+] as const;
+export type FormTargetField = (typeof FORM_TARGET_FIELDS)[number];
+
+const absoluteUrl = z.url({ protocol: /^https?$/ });
+const origin = z
+  .url({ protocol: /^https?$/ })
+  .refine(
+    (value) => new URL(value).origin === value.replace(/\/$/, ''),
+    'an origin such as https://www.example.com (no path)',
+  )
+  .transform((value) => new URL(value).origin);
+
 /** One website form that may post leads to `POST /v1/forms/{formId}/submissions`. */
-export const formConfigSchema = z.object({
-  id: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, "-" and "_", at most 64'),
-  name: z.string().min(1).max(200).optional(),
-});
-export type FormConfig = z.infer<typeof formConfigSchema>;
+export const formConfigSchema = z
+  .object({
+    id: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, "-" and "_", at most 64'),
+    name: z.string().min(1).max(200).optional(),
+    /** Form field name -> lead field, e.g. {"firma": "company", "vorname": "firstName"}. */
+    fields: z.record(z.string().min(1).max(100), z.enum(FORM_TARGET_FIELDS)).default({}),
+    /** Lead fields that must be present besides `email`. */
+    required: z.array(z.enum(FORM_TARGET_FIELDS)).default([]),
+    /** Where a browser goes after a successful submission (303). */
+    thankYouUrl: absoluteUrl.optional(),
+    /** Where a browser goes after a refused submission (303, with `?error=` and `&field=`). */
+    errorUrl: absoluteUrl.optional(),
+    /** Origins allowed to post with JavaScript (CORS); a plain HTML form needs none. */
+    allowedOrigins: z.array(origin).default([]),
+    /** The consent text and version shown next to the checkbox, kept with each consent as evidence. */
+    consent: z
+      .object({
+        text: z.string().min(1).max(2000),
+        version: z.string().min(1).max(100),
+        /** Consent must be given for the submission to be accepted. */
+        required: z.boolean().default(false),
+      })
+      .strict()
+      .optional(),
+    /** Whether this form sends a double opt-in mail; confirmation arrives later as `consent_given`. */
+    doubleOptIn: z.boolean().default(false),
+    /** A field humans leave empty (hidden with CSS); filled in means a bot. */
+    honeypotField: z.string().min(1).max(100).default('website_url'),
+    /**
+     * Submissions faster than this after the form was shown are bots. Needs the form to send
+     * the time it was shown (field `_started`, epoch milliseconds, set by a script);
+     * without that field the check is skipped, so plain HTML forms still work.
+     */
+    minFillSeconds: z.number().min(0).max(3600).default(3),
+    /** Currency of the `annualRevenue` field when the form does not send one. */
+    defaultCurrency: z
+      .string()
+      .regex(/^[A-Z]{3}$/)
+      .default('EUR'),
+  })
+  .strict();
+export type FormConfig = z.output<typeof formConfigSchema>;
 
 /**
  * The deployment's configuration: its forms, qualification criteria and CRM vocabulary.
@@ -20,7 +85,7 @@ export const appConfigSchema = z
     forms: z
       .array(formConfigSchema)
       .min(1)
-      .default([{ id: 'contact', name: 'Contact form' }]),
+      .default([formConfigSchema.parse({ id: 'contact', name: 'Contact form' })]),
     /** The criteria leads are qualified against, and the sales-ready rule (docs/stages.md). */
     qualification: qualificationConfigSchema.default(defaultQualificationConfig),
     /** Our stages in each CRM's vocabulary, carried in webhooks. */

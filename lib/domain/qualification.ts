@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { countrySchema, currencySchema, moneySchema } from './events.ts';
-import type { ContactFacts, Signal } from './facts.ts';
+import { type ContactFacts, MAX_KEPT_TOUCHES, type Signal } from './facts.ts';
 
 /** The criteria a lead is qualified against, set in advance by the business. */
 export const CRITERIA = [
@@ -318,7 +318,8 @@ export function evaluateQualification(
         'revenue_currency_unconvertible',
         `The annual revenue is in ${revenue.currency}, and no exchange rate to ${minimum.currency} is configured.`,
       );
-    else if (revenue.amount * rate < minimum.amount)
+    // Compared in cents, so a revenue exactly at the converted minimum is not lost to float error.
+    else if (Math.round(revenue.amount * rate * 100) < Math.round(minimum.amount * 100))
       verdict(
         'annualRevenue',
         'failed',
@@ -372,11 +373,11 @@ export function evaluateQualification(
     ? 'failed'
     : unknown.length > 0
       ? 'unknown'
-      : failedSoft
-        ? 'soft_failed'
-        : configured
-          ? 'met'
-          : 'unconfigured';
+      : !configured
+        ? 'unconfigured'
+        : failedSoft
+          ? 'soft_failed'
+          : 'met';
   return { status, criteria, missing: unknown.map((c) => CRITERION_FIELD[c.criterion]) };
 }
 

@@ -32,7 +32,8 @@ export class SqsMessageQueue implements MessageQueue {
 
   async sendBatch(bodies: readonly string[]): Promise<void> {
     const chunks: string[][] = [];
-    for (let i = 0; i < bodies.length; i += SQS_BATCH_LIMIT) chunks.push(bodies.slice(i, i + SQS_BATCH_LIMIT));
+    for (let i = 0; i < bodies.length; i += SQS_BATCH_LIMIT)
+      chunks.push(bodies.slice(i, i + SQS_BATCH_LIMIT));
     await Promise.all(chunks.map((chunk) => this.#sendChunk(chunk)));
   }
 
@@ -46,11 +47,15 @@ export class SqsMessageQueue implements MessageQueue {
       const failedIds = new Set((Failed ?? []).map((failure) => failure.Id));
       const senderFault = (Failed ?? []).find((failure) => failure.SenderFault);
       if (senderFault !== undefined) {
-        throw new BatchSendError(`SQS refused a message: ${senderFault.Code} ${senderFault.Message ?? ''}`);
+        throw new BatchSendError(
+          `SQS refused a message: ${senderFault.Code} ${senderFault.Message ?? ''}`,
+        );
       }
       pending = pending.filter((entry) => failedIds.has(entry.Id));
       if (pending.length > 0 && attempt >= BATCH_ATTEMPTS) {
-        throw new BatchSendError(`${pending.length} messages were not accepted after ${attempt} attempts`);
+        throw new BatchSendError(
+          `${pending.length} messages were not accepted after ${attempt} attempts`,
+        );
       }
     }
   }

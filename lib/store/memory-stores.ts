@@ -1,4 +1,3 @@
-import type { MessageIndexStore } from './message-index-store.ts';
 import type { ContactRecord, ContactStore } from './contact-store.ts';
 import type {
   DeliveryAttempt,
@@ -7,6 +6,7 @@ import type {
   DeliveryStore,
 } from './delivery-store.ts';
 import { VersionConflictError } from './errors.ts';
+import type { MessageIndexStore } from './message-index-store.ts';
 import type { SubscriptionRecord, SubscriptionStore } from './subscription-store.ts';
 
 /** The error DynamoDB raises when a condition fails, so callers see the same shape in memory. */

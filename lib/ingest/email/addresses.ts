@@ -14,7 +14,9 @@ export function bareAddress(value: string): string | undefined {
 export function addressList(value: string | undefined): string[] {
   if (value === undefined || value.trim() === '') return [];
   const found = value.match(/"[^"]*"\s*<[^<>]+>|<[^<>]+>|[^\s,;<>"]+@[^\s,;<>"]+/g) ?? [];
-  return found.map((part) => bareAddress(part)).filter((address): address is string => address !== undefined);
+  return found
+    .map((part) => bareAddress(part))
+    .filter((address): address is string => address !== undefined);
 }
 
 /**

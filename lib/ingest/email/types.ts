@@ -37,7 +37,14 @@ export interface ReplySignal {
 
 /** Something that happened to one of our outbound mails, for one recipient. */
 export interface MailEventSignal {
-  type: 'delivered' | 'opened' | 'clicked' | 'bounced' | 'complained' | 'unsubscribed' | 'resubscribed';
+  type:
+    | 'delivered'
+    | 'opened'
+    | 'clicked'
+    | 'bounced'
+    | 'complained'
+    | 'unsubscribed'
+    | 'resubscribed';
   providerEventId: string;
   occurredAt: string;
   /** The recipient the event is about: the contact. */
@@ -72,7 +79,11 @@ export class WebhookFormatError extends Error {
   override readonly name = 'WebhookFormatError';
   /** Field-level details, as JSON Pointers into the body where possible. */
   readonly issues: { pointer: string; detail: string }[];
-  constructor(message: string, issues: { pointer: string; detail: string }[] = [], options?: ErrorOptions) {
+  constructor(
+    message: string,
+    issues: { pointer: string; detail: string }[] = [],
+    options?: ErrorOptions,
+  ) {
     super(message, options);
     this.issues = issues;
   }

@@ -25,7 +25,7 @@ describe('app config', () => {
     expect(
       parseAppConfigJson('{"forms":[{"id":"contact"},{"id":"demo-request","name":"Demo"}]}', 'x')
         .forms,
-    ).toEqual([{ id: 'contact' }, { id: 'demo-request', name: 'Demo' }]);
+    ).toMatchObject([{ id: 'contact' }, { id: 'demo-request', name: 'Demo' }]);
     expect(parseAppConfigJson('{}', 'x')).toEqual(defaultAppConfig);
   });
 
