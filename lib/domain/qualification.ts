@@ -92,7 +92,13 @@ export const qualificationConfigSchema = z
     /** At most `maxTouches` outbound touches in `windowDays`; more sets `cadenceExceeded`. */
     cadence: z
       .object({
-        maxTouches: z.number().int().positive().default(6),
+        // The facts keep the newest MAX_KEPT_TOUCHES touches: a higher ceiling could never be seen exceeded.
+        maxTouches: z
+          .number()
+          .int()
+          .positive()
+          .max(MAX_KEPT_TOUCHES - 1)
+          .default(6),
         windowDays: z.number().int().positive().default(30),
       })
       .strict()
