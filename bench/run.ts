@@ -7,6 +7,7 @@ import { Hono } from 'hono';
 import { defaultAppConfig } from '../lib/config/app-config.ts';
 import { signDelivery } from '../lib/delivery/sign.ts';
 import { createApp } from '../lib/ingest/app.ts';
+import { createProviderContext } from '../lib/ingest/email/context.ts';
 import { formSubmissionSchema } from '../lib/ingest/routes/forms.ts';
 import { silentLogger } from '../lib/observability/logger.ts';
 import type { MessageQueue } from '../lib/queue/message-queue.ts';
@@ -48,6 +49,8 @@ const app = createApp({
   subscriptions: noSubscriptions,
   apiKeyHashes: [],
   allowLocalWebhookTargets: true,
+  emailAdapters: new Map(),
+  providerContext: createProviderContext(() => new Date()),
   now: () => new Date(),
   logger: silentLogger,
 });

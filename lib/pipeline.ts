@@ -9,6 +9,9 @@ import type { Settings } from './config/settings.ts';
 import { createDeliverHandler, type DeliverDeps } from './delivery/deliver-handler.ts';
 import { createApp } from './ingest/app.ts';
 import type { ApiDeps } from './ingest/deps.ts';
+import { createEmailAdapters } from './ingest/email/adapters.ts';
+import { createProviderContext } from './ingest/email/context.ts';
+import type { ProviderContext } from './ingest/email/types.ts';
 import type { Logger } from './observability/logger.ts';
 import { SqsMessageQueue } from './queue/message-queue.ts';
 import { DynamoContactStore } from './store/contact-store.ts';
@@ -26,6 +29,8 @@ export interface PipelineOptions {
   clients: PipelineClients;
   logger: Logger;
   now?: () => Date;
+  /** For tests: a fixed clock or a fake certificate fetcher for the email adapters. */
+  providerContext?: ProviderContext;
   /** How long a subscriber may take to answer; 15 s unless a test needs it shorter. */
   deliveryTimeoutMs?: number;
 }
@@ -56,6 +61,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     subscriptions,
     apiKeyHashes: settings.apiKeyHashes,
     allowLocalWebhookTargets: settings.allowLocalWebhookTargets,
+    emailAdapters: createEmailAdapters(settings.config.providers),
+    providerContext: options.providerContext ?? createProviderContext(now),
     now,
     logger,
   };

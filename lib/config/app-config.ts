@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { crmMappingSchema, defaultCrmMapping } from '../domain/crm.ts';
 import { defaultQualificationConfig, qualificationConfigSchema } from '../domain/qualification.ts';
+import { providersConfigSchema } from '../ingest/email/providers-config.ts';
 
 /** The lead fields a form field can be mapped to. */
 export const FORM_TARGET_FIELDS = [
@@ -90,6 +91,8 @@ export const appConfigSchema = z
     qualification: qualificationConfigSchema.default(defaultQualificationConfig),
     /** Our stages in each CRM's vocabulary, carried in webhooks. */
     crm: crmMappingSchema.default(defaultCrmMapping),
+    /** Email providers posting to /v1/webhooks/email/{provider}, with their credentials (docs/providers.md). */
+    providers: providersConfigSchema.default({}),
   })
   .strict()
   .superRefine((config, ctx) => {

@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { ApiDeps } from './deps.ts';
 import { problem } from './problem.ts';
+import { emailWebhookRoutes } from './routes/email-webhooks.ts';
 import { formRoutes } from './routes/forms.ts';
 import { healthRoutes } from './routes/health.ts';
 import { subscriptionRoutes } from './routes/subscriptions.ts';
@@ -33,6 +34,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
   app.route('/', healthRoutes());
   app.route('/', formRoutes(deps));
   app.route('/', subscriptionRoutes(deps));
+  app.route('/', emailWebhookRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',

@@ -2,6 +2,7 @@ import type { AppConfig } from '../config/app-config.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { MessageQueue } from '../queue/message-queue.ts';
 import type { SubscriptionStore } from '../store/subscription-store.ts';
+import type { EmailProviderAdapter, ProviderContext } from './email/types.ts';
 
 /** What the HTTP app needs; built once by the local runtime or the Lambda entry point. */
 export interface ApiDeps {
@@ -12,6 +13,10 @@ export interface ApiDeps {
   apiKeyHashes: readonly string[];
   /** Local mode: subscriptions may target plain http and loopback. */
   allowLocalWebhookTargets: boolean;
+  /** The configured email providers, by route name. */
+  emailAdapters: ReadonlyMap<string, EmailProviderAdapter>;
+  /** Clock, replay guard and fetcher the adapters use (injectable for tests). */
+  providerContext: ProviderContext;
   now: () => Date;
   logger: Logger;
 }

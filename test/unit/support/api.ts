@@ -2,6 +2,8 @@ import { type AppConfig, defaultAppConfig } from '../../../lib/config/app-config
 import { hashApiKey } from '../../../lib/ingest/api-key-auth.ts';
 import { createApp } from '../../../lib/ingest/app.ts';
 import type { ApiDeps } from '../../../lib/ingest/deps.ts';
+import { createEmailAdapters } from '../../../lib/ingest/email/adapters.ts';
+import { MemoryReplayGuard } from '../../../lib/ingest/email/replay-guard.ts';
 import type { Logger } from '../../../lib/observability/logger.ts';
 import { MemoryQueue } from '../../../lib/queue/memory-queue.ts';
 import { MemorySubscriptionStore } from '../../../lib/store/memory-stores.ts';
@@ -27,13 +29,23 @@ export function testApi(options: { config?: AppConfig; allowLocal?: boolean } = 
   const ingestQueue = new MemoryQueue();
   const subscriptions = new MemorySubscriptionStore();
   const logger = recordingLogger();
+  const config = options.config ?? defaultAppConfig;
+  const now = () => new Date('2025-03-01T12:00:00.000Z');
   const deps: ApiDeps = {
-    config: options.config ?? defaultAppConfig,
+    config,
     ingestQueue,
     subscriptions,
     apiKeyHashes: [hashApiKey(API_KEY)],
     allowLocalWebhookTargets: options.allowLocal ?? false,
-    now: () => new Date('2025-03-01T12:00:00.000Z'),
+    emailAdapters: createEmailAdapters(config.providers),
+    providerContext: {
+      now,
+      replayGuard: new MemoryReplayGuard(),
+      fetchText: async (url: string) => {
+        throw new Error(`no network in unit tests: ${url}`);
+      },
+    },
+    now,
     logger,
   };
   return { app: createApp(deps), ingestQueue, subscriptions, logger, deps };
