@@ -42,7 +42,10 @@ export const qualificationConfigSchema = z
     industries: z
       .object({
         /** When set, only these industries qualify (case-insensitive). */
-        allowed: z.array(z.string().min(1)).optional(),
+        allowed: z
+          .array(z.string().min(1))
+          .min(1, 'leave it out to allow every industry')
+          .optional(),
         /** These industries never qualify (case-insensitive). */
         excluded: z.array(z.string().min(1)).default([]),
       })
@@ -54,7 +57,7 @@ export const qualificationConfigSchema = z
     /** Units of `minAnnualRevenue.currency` per unit of the keyed currency, e.g. {"USD": 0.92}. */
     exchangeRates: z.record(currencySchema, z.number().positive().finite()).default({}),
     /** Countries served (ISO 3166-1 alpha-2); when unset, every country is. */
-    countries: z.array(countrySchema).optional(),
+    countries: z.array(countrySchema).min(1, 'leave it out to serve every country').optional(),
     /** Free-mail addresses (gmail.com, gmx.de, ...): allowed, a soft or a hard failure. */
     freeMail: z.enum(['allow', 'soft', 'hard']).default('soft'),
     /** Disposable addresses (mailinator.com, ...): allowed, a soft or a hard failure. */
@@ -384,7 +387,17 @@ export function evaluateQualification(
         : failedSoft
           ? 'soft_failed'
           : 'met';
-  return { status, criteria, missing: unknown.map((c) => CRITERION_FIELD[c.criterion]) };
+  // Only an undecided contact needs data: a disqualified one is decided already. A revenue
+  // in a currency with no configured rate is decided by config, not by more contact data.
+  const missing =
+    status === 'unknown'
+      ? unknown.map((c) =>
+          c.code === 'revenue_currency_unconvertible'
+            ? `exchangeRates.${facts.profile.annualRevenue?.value.currency ?? ''}`
+            : CRITERION_FIELD[c.criterion],
+        )
+      : [];
+  return { status, criteria, missing };
 }
 
 /** Signals counted as the lead's own activity, for staleness (our own outbound touches are not). */

@@ -128,14 +128,18 @@ function salesReadiness(
     const sentence = met.map((signal) => words[signal]).join(' and ');
     return { ready: true, reason: { code: 'sales_ready', message: `Sales-ready: ${sentence}.` } };
   }
-  const open = config.salesReady.anyOf
-    .map((set) =>
-      set
-        .filter((signal) => !present[signal])
-        .map((signal) => words[signal]?.replace(/ (is|was) /, ' not ') ?? signal),
-    )
-    .map((missing) => missing.join(' and '))
-    .filter((text) => text !== '');
+  // When a signal set is complete, only the visits are missing: say just that.
+  const open =
+    met !== undefined
+      ? []
+      : config.salesReady.anyOf
+          .map((set) =>
+            set
+              .filter((signal) => !present[signal])
+              .map((signal) => words[signal]?.replace(/ (is|was) /, ' not ') ?? signal)
+              .join(' and '),
+          )
+          .filter((text) => text !== '');
   const visitText = enoughVisits
     ? []
     : [`${visits} of ${config.salesReady.minSiteVisits} site visits`];

@@ -1,9 +1,11 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
+import { renderApiReference } from './api-reference.ts';
 import type { ApiDeps } from './deps.ts';
 import { problem } from './problem.ts';
 import { emailWebhookRoutes } from './routes/email-webhooks.ts';
+import { eventRoutes } from './routes/events.ts';
 import { formRoutes } from './routes/forms.ts';
 import { healthRoutes } from './routes/health.ts';
 import { subscriptionRoutes } from './routes/subscriptions.ts';
@@ -35,14 +37,28 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
   app.route('/', formRoutes(deps));
   app.route('/', subscriptionRoutes(deps));
   app.route('/', emailWebhookRoutes(deps));
+  app.route('/', eventRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',
     scheme: 'bearer',
   });
-  app.doc31('/openapi.json', {
+  const documentConfig = {
     openapi: '3.1.0',
-    info: { title: 'Leadstage API', version: '0.1.0' },
+    info: {
+      title: 'Leadstage API',
+      version: '0.1.0',
+      description:
+        'Website forms, email-provider webhooks and sales activity in; explained funnel stages out.',
+    },
+  };
+  app.doc31('/openapi.json', documentConfig);
+  let reference: string | undefined;
+  app.get('/docs', (c) => {
+    reference ??= renderApiReference(
+      app.getOpenAPI31Document(documentConfig) as unknown as Record<string, unknown>,
+    );
+    return c.html(reference);
   });
 
   app.notFound((c) =>

@@ -30,8 +30,9 @@ import {
  * Why 9 hours and not 15 minutes: Mailgun's docs say the timestamp check is optional and warn
  * "there can be delays in webhook processing that are outside of Mailgun's control so you
  * don't want to be too aggressive with this check". Mailgun retries a failed POST for 8 hours
- * (after 5 min, 10 min, 15 min, 1 h, 2 h and 4 h), and a retry is reported to carry the
- * original signature block (Mailgun's docs do not say either way). A 15-minute window would
+ * (event webhooks after 5 min, 10 min, 15 min, 1 h, 2 h and 4 h; route forwards after 10 min,
+ * 15 min, 30 min, 1 h, 2 h and 4 h), and a retry is reported to carry the original signature
+ * block (Mailgun's docs do not say either way). A 15-minute window would
  * therefore turn any outage longer than 15 minutes into lost bounces, unsubscribes and
  * replies. 9 hours covers the whole retry schedule with an hour to spare; a replay inside it
  * is refused by the one-use token, and a replay on another instance still carries the
