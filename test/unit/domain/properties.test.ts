@@ -230,7 +230,8 @@ const randomConfigArb: fc.Arbitrary<QualificationConfig> = fc
           requiredKeys: [],
         },
       ),
-      countries: fc.subarray(['DE', 'at', 'CH']),
+      // An empty list is refused by the schema (it would serve nobody).
+      countries: fc.subarray(['DE', 'at', 'CH'], { minLength: 1 }),
       freeMail: fc.constantFrom('allow', 'soft', 'hard'),
       disposableEmail: fc.constantFrom('allow', 'soft', 'hard'),
       hardCriteria: fc.subarray(['industry', 'employees', 'annualRevenue', 'country']),
@@ -260,7 +261,7 @@ const randomConfigArb: fc.Arbitrary<QualificationConfig> = fc
       const pick = (role: string) => INDUSTRIES.filter((_, index) => industryRoles[index] === role);
       input.industries = {
         excluded: pick('excluded'),
-        ...(useAllowed ? { allowed: pick('allowed') } : {}),
+        ...(useAllowed && pick('allowed').length > 0 ? { allowed: pick('allowed') } : {}),
       };
     }
     return qualificationConfigSchema.parse(input);
