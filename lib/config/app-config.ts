@@ -86,7 +86,16 @@ export const appConfigSchema = z
     forms: z
       .array(formConfigSchema)
       .min(1)
-      .default([formConfigSchema.parse({ id: 'contact', name: 'Contact form' })]),
+      .default([
+        formConfigSchema.parse({
+          id: 'contact',
+          name: 'Contact form',
+          consent: {
+            text: 'Ich bin einverstanden, dass meine Angaben zur Kontaktaufnahme gespeichert werden.',
+            version: '2026-11',
+          },
+        }),
+      ]),
     /** The criteria leads are qualified against, and the sales-ready rule (docs/stages.md). */
     qualification: qualificationConfigSchema.default(defaultQualificationConfig),
     /** Our stages in each CRM's vocabulary, carried in webhooks. */
