@@ -82,7 +82,7 @@ describe('every source reaches the subscriber through the local runtime', () => 
       consent: 'yes',
     };
     const body = new URLSearchParams(
-      names.map((name) => [name as string, typed[name as string] ?? '']),
+      names.map((name): [string, string] => [name as string, typed[name as string] ?? '']),
     );
     const response = await fetch(new URL(new URL(action as string).pathname, runtime.url), {
       method: 'POST',

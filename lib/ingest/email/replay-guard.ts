@@ -27,4 +27,8 @@ export class MemoryReplayGuard implements ReplayGuard {
     }
     return true;
   }
+
+  release(key: string): void {
+    this.#seen.delete(key);
+  }
 }

@@ -2,6 +2,11 @@ import EmailReplyParser from 'email-reply-parser';
 
 /** How much of a reply is kept: an excerpt for the timeline, never the whole mail. */
 export const MAX_EXCERPT_CHARS = 280;
+/**
+ * How much of a reply is looked at. email-reply-parser is quadratic on some inputs (anyone can
+ * mail the inbound address), and only an excerpt of the top is kept anyway.
+ */
+export const MAX_PARSED_CHARS = 8_000;
 
 /**
  * An Outlook-style header block that starts the quoted mail, in German or English:
@@ -16,7 +21,7 @@ const HEADER_BLOCK = /^\s*(?:Von|From)\s*:.*\n(?:.*\n){0,2}?\s*(?:Gesendet|Sent|
  * `>` quoting; the header-block rule above catches the Outlook form it misses.
  */
 export function stripQuotedText(text: string): string {
-  const normalized = text.replace(/\r\n?/g, '\n');
+  const normalized = text.slice(0, MAX_PARSED_CHARS).replace(/\r\n?/g, '\n');
   let reply = new EmailReplyParser().parseReply(normalized);
   const block = HEADER_BLOCK.exec(reply);
   if (block !== null) reply = reply.slice(0, block.index);

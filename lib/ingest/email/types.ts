@@ -97,6 +97,8 @@ export class WebhookFormatError extends Error {
 export interface ReplayGuard {
   /** Returns false when `key` was already seen and not yet expired; records it otherwise. */
   firstUse(key: string, ttlMs: number): boolean;
+  /** Forgets `key`: the request that used it failed, so the provider's retry must be let in. */
+  release(key: string): void;
 }
 
 /** Everything an adapter may use besides the request. */

@@ -28,7 +28,8 @@ const webhookRoute = createRoute({
   description:
     'Each provider posts in its own wire format and proves itself its own way: Postmark with HTTP ' +
     'basic auth, Mailgun with its HMAC signature, SendGrid with its ECDSA-signed Event Webhook ' +
-    '(Inbound Parse with basic auth), SES through SNS with SNS message signatures, and `generic` ' +
+    '(Inbound Parse with its signed security policy or basic auth), SES through SNS with SNS ' +
+    'message signatures, and `generic` ' +
     'with Standard Webhooks. See docs/providers.md.',
   request: {
     params: z.object({ provider: z.enum(EMAIL_PROVIDERS) }),
@@ -86,11 +87,24 @@ export function emailWebhookRoutes(deps: ApiDeps) {
       });
     }
     const request = await rawRequest(c);
+    // Replay keys are recorded only for a request that was queued: when queueing fails the
+    // provider retries with the same signature, and that retry must get in.
+    const usedKeys: string[] = [];
+    const shared = deps.providerContext.replayGuard;
+    const replayGuard = {
+      firstUse: (key: string, ttlMs: number) => {
+        const first = shared.firstUse(key, ttlMs);
+        if (first) usedKeys.push(key);
+        return first;
+      },
+      release: (key: string) => shared.release(key),
+    };
+    const context = { ...deps.providerContext, replayGuard };
     try {
       let envelopes: string[];
       let skipped = 0;
       if (generic !== undefined) {
-        const items = verifyGenericWebhook(request, generic, deps.providerContext.replayGuard);
+        const items = verifyGenericWebhook(request, generic, replayGuard);
         envelopes = items.map((item) => {
           if (item.type === 'event') return JSON.stringify({ v: 1, event: item.event });
           const { reply } = item;
@@ -128,6 +142,9 @@ export function emailWebhookRoutes(deps: ApiDeps) {
       });
       return c.json({ accepted: envelopes.length, skipped }, 200);
     } catch (error) {
+      if (!(error instanceof WebhookAuthError || error instanceof WebhookFormatError)) {
+        for (const key of usedKeys) shared.release(key);
+      }
       if (error instanceof WebhookAuthError) {
         deps.logger.warn('provider webhook refused', { provider, reason: error.message });
         return problem(c, 401, {

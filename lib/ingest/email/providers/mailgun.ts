@@ -27,16 +27,18 @@ import {
  */
 
 /**
- * Why 9 hours and not 15 minutes: Mailgun's docs say the timestamp check is optional and warn
- * "there can be delays in webhook processing that are outside of Mailgun's control so you
- * don't want to be too aggressive with this check". Mailgun retries a failed POST for 8 hours
- * (event webhooks after 5 min, 10 min, 15 min, 1 h, 2 h and 4 h; route forwards after 10 min,
- * 15 min, 30 min, 1 h, 2 h and 4 h), and a retry is reported to carry the original signature
- * block (Mailgun's docs do not say either way). A 15-minute window would
- * therefore turn any outage longer than 15 minutes into lost bounces, unsubscribes and
- * replies. 9 hours covers the whole retry schedule with an hour to spare; a replay inside it
- * is refused by the one-use token, and a replay on another instance still carries the
- * provider's event id, which the classify step drops as a duplicate.
+ * Why 9 hours and not 15 minutes: Mailgun's docs call the timestamp check optional and warn
+ * that "there can be delays in webhook processing that are outside of Mailgun's control so
+ * you don't want to be too aggressive with this check". Mailgun retries a failed POST for
+ * 8 hours (event webhooks after 5 min, 10 min, 15 min, 1 h, 2 h and 4 h; route forwards after
+ * 10 min, 15 min, 30 min, 1 h, 2 h and 4 h), and a retry is reported to carry the original
+ * signature block (Mailgun's docs do not say either way). With a 15-minute window an outage
+ * longer than 15 minutes would lose bounces, unsubscribes and replies for good. 9 hours
+ * covers the whole retry schedule with an hour to spare.
+ * The price: a leaked signature block stays usable longer. The signature does not cover the
+ * payload, so within the window it could carry other event-data; the one-use token refuses
+ * that on every instance that saw the token (the replay guard is per instance). A deployment
+ * that prefers the tighter window sets `timestampToleranceSeconds` (e.g. 900).
  */
 export const MAILGUN_DEFAULT_TOLERANCE_SECONDS = 9 * 60 * 60;
 
@@ -289,13 +291,17 @@ const MAPPED_EVENTS = new Set([
   'complained',
 ]);
 
-const eventTimestamp = z.union([
-  z.number().positive(),
-  z
-    .string()
-    .regex(/^\d+(\.\d+)?$/, 'not a Unix time')
-    .transform(Number),
-]);
+/** Seconds since 1970 (with a fraction), before the year 10000 so that it stays a date. */
+const MAX_UNIX_SECONDS = 253_402_300_799;
+const eventTimestamp = z
+  .union([
+    z.number(),
+    z
+      .string()
+      .regex(/^\d+(\.\d+)?$/, 'not a Unix time')
+      .transform(Number),
+  ])
+  .refine((seconds) => seconds > 0 && seconds <= MAX_UNIX_SECONDS, 'not a Unix time');
 
 const mappedEventSchema = z.looseObject({
   'event-data': z.looseObject({
@@ -379,6 +385,18 @@ function eventSignals(body: Record<string, unknown>): EmailSignal[] {
 // ---------------------------------------------------------------------------------------
 // Route forwards (inbound mail)
 
+/**
+ * Only the start of a reply is kept (an excerpt of a few hundred characters), and the quote
+ * stripper is quadratic on some inputs (100k characters of " \n" after "On" take ~30 s), while
+ * anyone can mail the inbound address. So at most this much of the text is stripped.
+ */
+const MAX_STRIPPED_INPUT_CHARS = 4_000;
+
+function strippedReply(text: string | null | undefined): string | undefined {
+  if (text === null || text === undefined) return undefined;
+  return stripQuotedText(text.slice(0, MAX_STRIPPED_INPUT_CHARS)) || undefined;
+}
+
 const headerPairsSchema = z.array(z.array(z.unknown()));
 
 function parseMessageHeaders(raw: string | undefined): Map<string, string> {
@@ -407,11 +425,35 @@ function parseMessageHeaders(raw: string | undefined): Map<string, string> {
   return headers;
 }
 
-function routeReply(fields: FormFields, signedAtMs: number): ReplySignal {
+/**
+ * Automatic mail is not an answer: an out-of-office or other RFC 3834 auto-response, or a
+ * delivery report (multipart/report), would otherwise count as the two-way signal, or make
+ * a prospect of mailer-daemon@.
+ */
+function isAutomaticMail(header: (name: string) => string | undefined): boolean {
+  const autoSubmitted = header('Auto-Submitted')?.trim().toLowerCase();
+  if (autoSubmitted !== undefined && autoSubmitted !== '' && !/^no\b/.test(autoSubmitted)) {
+    return true;
+  }
+  if (header('X-Autoreply') !== undefined || header('X-Autorespond') !== undefined) return true;
+  const precedence = header('Precedence')?.trim().toLowerCase();
+  if (precedence === 'auto_reply' || precedence === 'bulk' || precedence === 'junk') return true;
+  return /^\s*multipart\/report\b/i.test(header('Content-Type') ?? '');
+}
+
+function routeSignals(fields: FormFields, signedAtMs: number): EmailSignal[] {
   const headers = parseMessageHeaders(fields.get('message-headers'));
   const header = (name: string): string | undefined =>
     headers.get(name.toLowerCase()) ?? fields.get(name);
+  const reply = routeReply(fields, header, signedAtMs);
+  return isAutomaticMail(header) ? [] : [reply];
+}
 
+function routeReply(
+  fields: FormFields,
+  header: (name: string) => string | undefined,
+  signedAtMs: number,
+): ReplySignal {
   const fromHeader = fields.get('from') ?? header('From');
   const from =
     fromHeader !== undefined && bareAddress(fromHeader) !== undefined
@@ -443,7 +485,7 @@ function routeReply(fields: FormFields, signedAtMs: number): ReplySignal {
   const providerStripped = fields.get('stripped-text')?.trim();
   const source =
     providerStripped !== undefined && providerStripped !== '' ? providerStripped : bodyPlain;
-  const strippedText = source === undefined ? undefined : stripQuotedText(source) || undefined;
+  const strippedText = strippedReply(source);
 
   const inReplyTo = messageIds(header('In-Reply-To'))[0];
   return {
@@ -498,9 +540,9 @@ export function createMailgunAdapter(config: MailgunConfig): EmailProviderAdapte
           'legacy webhook',
         );
       }
-      const reply = routeReply(fields, signedAtMs);
+      const signals = routeSignals(fields, signedAtMs);
       consumeToken(block, signedAtMs, timestampToleranceSeconds, context);
-      return { kind: 'signals', signals: [reply] };
+      return { kind: 'signals', signals };
     },
   };
 }

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { addressList, bareAddress, messageIds } from '../addresses.ts';
+import { addressList, bareAddress, messageIds, replyTokenFrom } from '../addresses.ts';
 import { stripQuotedText } from '../reply-text.ts';
 import {
   type EmailProviderAdapter,
@@ -101,13 +101,15 @@ const BOUNCE_TYPES: Record<string, { code: number; outcome: BounceOutcome }> = {
   TemplateRenderingFailed: { code: 100010, outcome: ignored },
 };
 
+/** What a Postmark bounce of this `Type` (or, for an unknown name, `TypeCode`) means. */
 export function postmarkBounceOutcome(
   type: string,
   typeCode: number | undefined,
   inactive: boolean,
 ): BounceOutcome {
-  const known =
-    BOUNCE_TYPES[type] ?? Object.values(BOUNCE_TYPES).find((entry) => entry.code === typeCode);
+  const known = Object.hasOwn(BOUNCE_TYPES, type)
+    ? BOUNCE_TYPES[type]
+    : Object.values(BOUNCE_TYPES).find((entry) => entry.code === typeCode);
   const outcome = known?.outcome ?? soft;
   if (outcome.signal === 'bounced' && inactive) return hard;
   return outcome;
@@ -305,6 +307,18 @@ function checkBasicAuth(
 // ---------------------------------------------------------------------------------------
 // Mapping
 
+/**
+ * Only the start of a reply is kept (an excerpt of a few hundred characters), and the quote
+ * stripper is quadratic on some inputs (100k characters of " \n" after "On" take ~30 s), while
+ * anyone can mail the inbound address. So at most this much of the text is stripped.
+ */
+const MAX_STRIPPED_INPUT_CHARS = 4_000;
+
+function strippedReply(text: string | null | undefined): string | undefined {
+  if (text === null || text === undefined) return undefined;
+  return stripQuotedText(text.slice(0, MAX_STRIPPED_INPUT_CHARS)) || undefined;
+}
+
 function headerValue(
   headers: readonly { Name: string; Value?: string | null | undefined }[] | null | undefined,
   name: string,
@@ -332,8 +346,29 @@ function fullOrHeader(
   return addressList(header ?? undefined);
 }
 
-function inboundReply(payload: Record<string, unknown>, context: ProviderContext): ReplySignal {
+/**
+ * Automatic mail is not an answer: an out-of-office or other RFC 3834 auto-response, or a
+ * delivery report (multipart/report), would otherwise count as the two-way signal, or make
+ * a prospect of mailer-daemon@.
+ */
+function isAutomaticMail(header: (name: string) => string | undefined): boolean {
+  const autoSubmitted = header('Auto-Submitted')?.trim().toLowerCase();
+  if (autoSubmitted !== undefined && autoSubmitted !== '' && !/^no\b/.test(autoSubmitted)) {
+    return true;
+  }
+  if (header('X-Autoreply') !== undefined || header('X-Autorespond') !== undefined) return true;
+  const precedence = header('Precedence')?.trim().toLowerCase();
+  if (precedence === 'auto_reply' || precedence === 'bulk' || precedence === 'junk') return true;
+  return /^\s*multipart\/report\b/i.test(header('Content-Type') ?? '');
+}
+
+function inboundSignals(payload: Record<string, unknown>, context: ProviderContext): EmailSignal[] {
   const mail = validate(inboundSchema, payload, 'inbound');
+  if (isAutomaticMail((name) => headerValue(mail.Headers, name))) return [];
+  return [inboundReply(mail, context)];
+}
+
+function inboundReply(mail: z.output<typeof inboundSchema>, context: ProviderContext): ReplySignal {
   const fullFrom = mail.FromFull?.Email?.trim();
   const from =
     fullFrom !== undefined && fullFrom !== ''
@@ -350,8 +385,10 @@ function inboundReply(payload: Record<string, unknown>, context: ProviderContext
   // original recipient's plus-part is the fallback. Other recipients' plus-addresses (a
   // colleague's `anna+news@...` in Cc) are deliberately not read as tokens.
   const hash = mail.MailboxHash?.trim().toLowerCase();
-  const originalHash = bareAddress(mail.OriginalRecipient ?? '')?.match(/^[^@+]+\+([^@]+)@/)?.[1];
-  const replyToken = hash !== undefined && hash !== '' ? hash : originalHash;
+  const replyToken =
+    hash !== undefined && hash !== ''
+      ? hash
+      : replyTokenFrom(uniqueAddresses([mail.OriginalRecipient]));
 
   const dateHeader = mail.Date ?? headerValue(mail.Headers, 'Date');
   const occurredAt =
@@ -365,8 +402,7 @@ function inboundReply(payload: Record<string, unknown>, context: ProviderContext
   const providerStripped = mail.StrippedTextReply?.trim();
   const source =
     providerStripped !== undefined && providerStripped !== '' ? providerStripped : mail.TextBody;
-  const strippedText =
-    source === null || source === undefined ? undefined : stripQuotedText(source) || undefined;
+  const strippedText = strippedReply(source);
 
   return {
     type: 'reply',
@@ -405,6 +441,19 @@ function at(value: string): string {
   return isoTime(value) ?? value;
 }
 
+/**
+ * Postmark `RecordType` -> signal:
+ * - Delivery -> delivered; Open -> opened (every open, first or not); Click -> clicked
+ *   (`OriginalLink`);
+ * - Bounce -> per bounce type (see `BOUNCE_TYPES`); SpamComplaint -> complained;
+ * - SubscriptionChange: SuppressSending false -> resubscribed; true -> by SuppressionReason:
+ *   HardBounce -> bounced hard, SpamComplaint -> complained, ManualSuppression (which is what a
+ *   recipient's unsubscribe is) or anything else -> unsubscribed;
+ * - any other RecordType -> no signal.
+ * Event ids: Bounce/SpamComplaint by their numeric `ID`; the others carry no id of their own,
+ * so MessageID plus a hash of the recipient and the event's own time (a message has many
+ * recipients and many opens, and a retry repeats all of them exactly).
+ */
 function outboundEvents(recordType: string, payload: Record<string, unknown>): EmailSignal[] {
   switch (recordType) {
     case 'Delivery': {
@@ -522,7 +571,7 @@ export function createPostmarkAdapter(config: PostmarkConfig): EmailProviderAdap
 
       const recordType = payload.RecordType;
       if (recordType === undefined || recordType === null || recordType === 'Inbound') {
-        return { kind: 'signals', signals: [inboundReply(payload, context)] };
+        return { kind: 'signals', signals: inboundSignals(payload, context) };
       }
       if (typeof recordType !== 'string') {
         throw new WebhookFormatError('Not a Postmark payload.', [

@@ -167,13 +167,19 @@ function basicCredentials(request: RawWebhookRequest): string | undefined {
   return undefined;
 }
 
+/** A JSON Pointer for a zod issue path. */
+function pointer(path: readonly PropertyKey[]): string {
+  return path.map((key) => `/${String(key).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
+}
+
 // ---------------------------------------------------------------------------------------------
 // Event Webhook
 
 const eventSchema = z.object({
   event: z.string(),
   email: z.string(),
-  timestamp: z.number().int().nonnegative(),
+  /** Unix seconds; at most 9999-12-31 (a Date beyond that has no ISO form). */
+  timestamp: z.number().int().nonnegative().max(253_402_300_799),
   sg_event_id: z.string().min(1),
   'smtp-id': z.string().optional(),
   url: z.string().optional(),
@@ -271,7 +277,7 @@ function eventSignals(body: Uint8Array): EmailSignal[] {
       // Events we do not use may look any way they like.
       if (!USED_EVENTS.has(kind.data.event)) return;
       for (const issue of parsed.error.issues) {
-        issues.push({ pointer: `/${index}/${issue.path.join('/')}`, detail: issue.message });
+        issues.push({ pointer: `/${index}${pointer(issue.path)}`, detail: issue.message });
       }
       return;
     }
@@ -358,7 +364,14 @@ const charsetsSchema = z.record(z.string(), z.string());
 
 function inboundSignals(request: RawWebhookRequest, contentType: string, now: Date): ReplySignal[] {
   const parts = formFields(request.body, contentType);
-  const charsets = charsetsSchema.safeParse(jsonField(parts.get('charsets')?.value, 'charsets'));
+  // Only a decoding hint: a broken `charsets` field falls back to each part's own charset.
+  let charsetsJson: unknown;
+  try {
+    charsetsJson = jsonField(parts.get('charsets')?.value, 'charsets');
+  } catch {
+    charsetsJson = undefined;
+  }
+  const charsets = charsetsSchema.safeParse(charsetsJson);
   const field = (name: string): string | undefined => {
     const part = parts.get(name);
     if (part === undefined) return undefined;
@@ -371,7 +384,7 @@ function inboundSignals(request: RawWebhookRequest, contentType: string, now: Da
     throw new WebhookFormatError(
       'Inbound Parse envelope is not in the documented format',
       envelope.error.issues.map((issue) => ({
-        pointer: `/envelope/${issue.path.join('/')}`,
+        pointer: `/envelope${pointer(issue.path)}`,
         detail: issue.message,
       })),
     );
