@@ -124,10 +124,7 @@ export function emailWebhookRoutes(deps: ApiDeps) {
           });
         });
       } else {
-        const outcome = await (adapter as NonNullable<typeof adapter>).handle(
-          request,
-          deps.providerContext,
-        );
+        const outcome = await (adapter as NonNullable<typeof adapter>).handle(request, context);
         if (outcome.kind === 'handshake') {
           deps.logger.info('provider handshake', { provider, message: outcome.message });
           return c.json({ accepted: 0, skipped: 0 }, 200);

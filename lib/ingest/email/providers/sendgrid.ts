@@ -19,6 +19,17 @@
 import { createHash, createPublicKey, type KeyObject, timingSafeEqual, verify } from 'node:crypto';
 import { z } from 'zod';
 import { addressList, bareAddress, messageIds, replyTokenFrom } from '../addresses.ts';
+import {
+  binaryString,
+  decodeCharset,
+  headerParams,
+  headerValue,
+  type MimeHeader,
+  multipartParts,
+  parseHeaderBlock,
+  plainTextOf,
+  splitMessage,
+} from '../mime.ts';
 import { stripQuotedText } from '../reply-text.ts';
 import {
   type EmailProviderAdapter,
@@ -31,17 +42,6 @@ import {
   WebhookAuthError,
   WebhookFormatError,
 } from '../types.ts';
-import {
-  binaryString,
-  decodeCharset,
-  headerParams,
-  headerValue,
-  type MimeHeader,
-  multipartParts,
-  parseHeaderBlock,
-  plainTextOf,
-  splitMessage,
-} from './ses.ts';
 
 /**
  * How far the signed timestamp may lie from now. SendGrid documents no window; 5 minutes is
