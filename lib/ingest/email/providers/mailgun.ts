@@ -1,6 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { addressList, bareAddress, messageIds, replyTokenFrom } from '../addresses.ts';
+import { isAutomaticMail } from '../automatic-mail.ts';
 import { stripQuotedText } from '../reply-text.ts';
 import {
   type EmailProviderAdapter,
@@ -423,22 +424,6 @@ function parseMessageHeaders(raw: string | undefined): Map<string, string> {
     if (!headers.has(folded)) headers.set(folded, value);
   }
   return headers;
-}
-
-/**
- * Automatic mail is not an answer: an out-of-office or other RFC 3834 auto-response, or a
- * delivery report (multipart/report), would otherwise count as the two-way signal, or make
- * a prospect of mailer-daemon@.
- */
-function isAutomaticMail(header: (name: string) => string | undefined): boolean {
-  const autoSubmitted = header('Auto-Submitted')?.trim().toLowerCase();
-  if (autoSubmitted !== undefined && autoSubmitted !== '' && !/^no\b/.test(autoSubmitted)) {
-    return true;
-  }
-  if (header('X-Autoreply') !== undefined || header('X-Autorespond') !== undefined) return true;
-  const precedence = header('Precedence')?.trim().toLowerCase();
-  if (precedence === 'auto_reply' || precedence === 'bulk' || precedence === 'junk') return true;
-  return /^\s*multipart\/report\b/i.test(header('Content-Type') ?? '');
 }
 
 function routeSignals(fields: FormFields, signedAtMs: number): EmailSignal[] {

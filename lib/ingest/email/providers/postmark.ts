@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { addressList, bareAddress, messageIds, replyTokenFrom } from '../addresses.ts';
+import { isAutomaticMail } from '../automatic-mail.ts';
 import { stripQuotedText } from '../reply-text.ts';
 import {
   type EmailProviderAdapter,
@@ -344,22 +345,6 @@ function fullOrHeader(
 ): (string | null | undefined)[] {
   if (full !== null && full !== undefined && full.length > 0) return full.map((a) => a.Email);
   return addressList(header ?? undefined);
-}
-
-/**
- * Automatic mail is not an answer: an out-of-office or other RFC 3834 auto-response, or a
- * delivery report (multipart/report), would otherwise count as the two-way signal, or make
- * a prospect of mailer-daemon@.
- */
-function isAutomaticMail(header: (name: string) => string | undefined): boolean {
-  const autoSubmitted = header('Auto-Submitted')?.trim().toLowerCase();
-  if (autoSubmitted !== undefined && autoSubmitted !== '' && !/^no\b/.test(autoSubmitted)) {
-    return true;
-  }
-  if (header('X-Autoreply') !== undefined || header('X-Autorespond') !== undefined) return true;
-  const precedence = header('Precedence')?.trim().toLowerCase();
-  if (precedence === 'auto_reply' || precedence === 'bulk' || precedence === 'junk') return true;
-  return /^\s*multipart\/report\b/i.test(header('Content-Type') ?? '');
 }
 
 function inboundSignals(payload: Record<string, unknown>, context: ProviderContext): EmailSignal[] {

@@ -19,6 +19,7 @@
 import { createHash, createPublicKey, type KeyObject, timingSafeEqual, verify } from 'node:crypto';
 import { z } from 'zod';
 import { addressList, bareAddress, messageIds, replyTokenFrom } from '../addresses.ts';
+import { isAutomaticMail } from '../automatic-mail.ts';
 import {
   binaryString,
   decodeCharset,
@@ -406,6 +407,8 @@ function inboundSignals(request: RawWebhookRequest, contentType: string, now: Da
       { pointer: '/headers', detail: 'neither headers, from nor email is present' },
     ]);
   }
+
+  if (isAutomaticMail((name) => headerValue(headers, name))) return [];
 
   const from =
     addressList(field('from'))[0] ??

@@ -20,6 +20,7 @@
 import { createHash, createVerify, X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import { addressList, bareAddress, messageIds, replyTokenFrom } from '../addresses.ts';
+import { isAutomaticMail } from '../automatic-mail.ts';
 import { binaryString, headerValue, plainTextOf, splitMessage } from '../mime.ts';
 import { stripQuotedText } from '../reply-text.ts';
 import {
@@ -420,6 +421,7 @@ function receivedSignals(message: unknown, snsTimestamp: string): ReplySignal[] 
 
   const raw = content === undefined ? undefined : binaryString(Buffer.from(content, 'utf8'));
   const headers = mail.headers ?? (raw === undefined ? [] : splitMessage(raw).headers);
+  if (isAutomaticMail((name) => headerValue(headers, name))) return [];
   const common = mail.commonHeaders;
 
   const from =

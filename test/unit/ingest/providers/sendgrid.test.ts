@@ -524,6 +524,22 @@ describe('sendgrid Inbound Parse', () => {
     ]);
   });
 
+  it('reports no reply for an out-of-office (Auto-Submitted) mail', async () => {
+    const part = (name: string, value: string) =>
+      Buffer.from(`--b1\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`);
+    const body = Buffer.concat([
+      part(
+        'headers',
+        'From: Juergen <juergen@kunde.example>\r\nTo: reply+ct_x1@in.leadstage-demo.example\r\nAuto-Submitted: auto-replied\r\n',
+      ),
+      part('from', 'Juergen <juergen@kunde.example>'),
+      part('to', 'reply+ct_x1@in.leadstage-demo.example'),
+      part('text', 'Ich bin bis Montag nicht im Büro.'),
+      Buffer.from('--b1--\r\n'),
+    ]);
+    expect(await signalsOf(inbound(body, 'b1'), context(), inboundAdapter)).toEqual([]);
+  });
+
   it('decodes each field in the charset SendGrid names in `charsets`', async () => {
     const part = (name: string, value: Buffer | string) =>
       Buffer.concat([

@@ -333,6 +333,13 @@ describe('ses: one fixture notification of each kind', () => {
     }
   });
 
+  it('Received out-of-office (Auto-Submitted) is not an answer', async () => {
+    const message = json('received-s3.json');
+    const mail = message.mail as { headers: { name: string; value: string }[] };
+    const headers = [...mail.headers, { name: 'Auto-Submitted', value: 'auto-replied' }];
+    expect(await signalsOf(notification({ ...message, mail: { ...mail, headers } }))).toEqual([]);
+  });
+
   it.each([
     ['Send', { eventType: 'Send', mail: json('open.json').mail, send: {} }],
     [
