@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import ipaddr from 'ipaddr.js';
 
 /**
  * The client's address, where the platform tells it: API Gateway's source IP on Lambda,
@@ -12,8 +13,12 @@ export function clientIp(c: Context): string | undefined {
         incoming?: { socket?: { remoteAddress?: string } };
       }
     | undefined;
-  const fromPlatform = env?.requestContext?.http?.sourceIp ?? env?.incoming?.socket?.remoteAddress;
-  if (fromPlatform) return fromPlatform;
-  const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
-  return forwarded || undefined;
+  const candidate =
+    env?.requestContext?.http?.sourceIp ??
+    env?.incoming?.socket?.remoteAddress ??
+    c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
+  // Only a real address is kept: a forged header must neither be stored nor refuse the lead.
+  return candidate !== undefined && ipaddr.isValid(candidate)
+    ? ipaddr.process(candidate).toString()
+    : undefined;
 }

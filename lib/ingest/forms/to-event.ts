@@ -143,13 +143,17 @@ export function submissionToEvent(
   if (honeypot !== undefined && honeypot.trim() !== '')
     return { ok: false, spam: true, reason: 'honeypot' };
   const started = Number(fields[META_FIELDS.started]);
+  const elapsedMs = context.now.getTime() - started;
+  // A time in the future is a visitor's clock running ahead, not a bot (a bot gains nothing
+  // from it: it can leave the field out), so only a small positive elapsed time counts.
   if (
     fields[META_FIELDS.started] !== undefined &&
     Number.isFinite(started) &&
-    form.minFillSeconds > 0
+    form.minFillSeconds > 0 &&
+    elapsedMs >= 0 &&
+    elapsedMs < form.minFillSeconds * 1000
   ) {
-    if (context.now.getTime() - started < form.minFillSeconds * 1000)
-      return { ok: false, spam: true, reason: 'too_fast' };
+    return { ok: false, spam: true, reason: 'too_fast' };
   }
 
   const mapped: Partial<Record<FormTargetField, string>> = {};
@@ -175,7 +179,10 @@ export function submissionToEvent(
   const parsed = submissionSchema.safeParse(mapped);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
-      const pointer = pointerFor(sourceName, issue.path[0]);
+      const target = issue.path[0] as FormTargetField | undefined;
+      // A missing field was reported as required above, under the form's own name.
+      if (target !== undefined && mapped[target] === undefined) continue;
+      const pointer = pointerFor(sourceName, target);
       if (!issues.some((known) => known.pointer === pointer))
         issues.push({ pointer, detail: issue.message });
     }

@@ -115,10 +115,20 @@ export function eventRoutes(deps: ApiDeps) {
         string,
         unknown
       >;
-      // Client ids are namespaced, so they cannot collide with form or provider event ids.
+      // Client ids are namespaced, so they cannot collide with form or provider event ids; a
+      // numeric id is taken as its decimal text, so a retry with it is still a duplicate.
+      const clientId =
+        typeof raw.id === 'number' && Number.isSafeInteger(raw.id) ? String(raw.id) : raw.id;
       const id =
-        typeof raw.id === 'string' && raw.id !== '' ? `api_${raw.id}` : `api_${randomUUID()}`;
-      const parsed = leadEventSchema.safeParse({ source: 'api', occurredAt: now, ...raw, id });
+        clientId === undefined || clientId === ''
+          ? `api_${randomUUID()}`
+          : typeof clientId === 'string'
+            ? `api_${clientId}`
+            : clientId;
+      // The source says where it came in; a client's own label is kept after `api:`.
+      const source =
+        typeof raw.source === 'string' && raw.source !== '' ? `api:${raw.source}` : 'api';
+      const parsed = leadEventSchema.safeParse({ occurredAt: now, ...raw, id, source });
       if (parsed.success) events.push(parsed.data);
       else
         for (const issue of parsed.error.issues)

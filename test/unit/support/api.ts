@@ -3,6 +3,7 @@ import { hashApiKey } from '../../../lib/ingest/api-key-auth.ts';
 import { createApp } from '../../../lib/ingest/app.ts';
 import type { ApiDeps } from '../../../lib/ingest/deps.ts';
 import { createEmailAdapters } from '../../../lib/ingest/email/adapters.ts';
+import { providersConfigSchema } from '../../../lib/ingest/email/providers-config.ts';
 import { MemoryReplayGuard } from '../../../lib/ingest/email/replay-guard.ts';
 import type { Logger } from '../../../lib/observability/logger.ts';
 import { MemoryQueue } from '../../../lib/queue/memory-queue.ts';
@@ -24,13 +25,32 @@ export function recordingLogger(): Logger & { errors: string[] } {
   };
 }
 
+/** The fixed clock of testApi (the form fill-time check and occurredAt defaults use it). */
+export const TEST_NOW = new Date('2025-03-01T12:00:00.000Z');
+
+export interface TestApiOptions {
+  config?: AppConfig;
+  allowLocal?: boolean;
+  /**
+   * Email providers to configure (as in the config file's `providers`), replacing those of
+   * `config`; e.g. `{ generic: { secret: 'whsec_...' } }`.
+   */
+  providers?: unknown;
+  /** The app's clock; TEST_NOW unless given. */
+  now?: () => Date;
+}
+
 /** The HTTP app on memory adapters, with handles on everything a test inspects. */
-export function testApi(options: { config?: AppConfig; allowLocal?: boolean } = {}) {
+export function testApi(options: TestApiOptions = {}) {
   const ingestQueue = new MemoryQueue();
   const subscriptions = new MemorySubscriptionStore();
   const logger = recordingLogger();
-  const config = options.config ?? defaultAppConfig;
-  const now = () => new Date('2025-03-01T12:00:00.000Z');
+  const baseConfig = options.config ?? defaultAppConfig;
+  const config: AppConfig =
+    options.providers === undefined
+      ? baseConfig
+      : { ...baseConfig, providers: providersConfigSchema.parse(options.providers) };
+  const now = options.now ?? (() => new Date(TEST_NOW));
   const deps: ApiDeps = {
     config,
     ingestQueue,

@@ -33,10 +33,8 @@ export type GenericItem =
   | { type: 'event'; event: LeadEventInput }
   | { type: 'reply'; reply: GenericReply };
 
-const bodySchema = z.union([
-  z.object({ events: z.array(z.record(z.string(), z.unknown())).min(1).max(500) }),
-  z.record(z.string(), z.unknown()),
-]);
+const MAX_ITEMS = 500;
+const listSchema = z.object({ events: z.array(z.unknown()).min(1).max(MAX_ITEMS) });
 
 /** How long a `webhook-id` is remembered to refuse a replay (the spec's timestamp tolerance). */
 const REPLAY_TTL_MS = 5 * 60 * 1000;
@@ -59,8 +57,9 @@ export function verifyGenericWebhook(
     'webhook-signature': request.headers['webhook-signature'] ?? '',
   };
   try {
-    // Verifies the HMAC in constant time and the timestamp within 5 minutes.
-    new Webhook(config.secret).verify(text, headers);
+    // Verifies the HMAC in constant time and the timestamp within 5 minutes; the body is
+    // parsed below, so that a body that is not JSON is a format error, not an auth error.
+    new Webhook(config.secret).verify(text, headers, { jsonParse: false });
   } catch (error) {
     const reason = error instanceof WebhookVerificationError ? error.message : 'invalid signature';
     throw new WebhookAuthError(`Standard Webhooks verification failed: ${reason}`, {
@@ -81,33 +80,43 @@ export function verifyGenericWebhook(
       { cause: error },
     );
   }
-  const body = bodySchema.safeParse(json);
-  if (!body.success) {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new WebhookFormatError('The body must be one item or {"events": [...]}.', [
       { pointer: '#', detail: 'must be an object' },
     ]);
   }
-  const isList = 'events' in body.data && Array.isArray(body.data.events);
-  const raw = isList ? (body.data.events as unknown[]) : [body.data];
+  const isList = Object.hasOwn(json, 'events');
+  const list = listSchema.safeParse(json);
+  if (isList && !list.success) {
+    throw new WebhookFormatError(
+      `"events" must hold 1 to ${MAX_ITEMS} items.`,
+      list.error.issues.map((issue) => ({ pointer: toPointer(issue.path), detail: issue.message })),
+    );
+  }
+  const raw: unknown[] = isList && list.success ? list.data.events : [json];
   const items: GenericItem[] = [];
   const issues: { pointer: string; detail: string }[] = [];
   raw.forEach((item, index) => {
     const base = isList ? ['events', index] : [];
-    const isReply = (item as { kind?: unknown }).kind === 'reply';
-    const parsed = isReply
-      ? genericReplySchema.safeParse(item)
-      : leadEventSchema.safeParse({ source: 'generic', ...(item as object) });
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues)
-        issues.push({ pointer: toPointer([...base, ...issue.path]), detail: issue.message });
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      issues.push({ pointer: toPointer(base), detail: 'must be an object' });
       return;
     }
-    if (isReply) {
-      const reply = parsed.data as GenericReply;
-      items.push({ type: 'reply', reply: { ...reply, id: `generic_${reply.id}` } });
+    const record = item as Record<string, unknown>;
+    // Namespaced before validation, so the id that is checked is the id that is queued.
+    const id = typeof record.id === 'string' ? `generic_${record.id}` : record.id;
+    if (record.kind === 'reply') {
+      const parsed = genericReplySchema.safeParse({ ...record, id });
+      if (parsed.success) items.push({ type: 'reply', reply: parsed.data });
+      else
+        for (const issue of parsed.error.issues)
+          issues.push({ pointer: toPointer([...base, ...issue.path]), detail: issue.message });
     } else {
-      const event = parsed.data as LeadEventInput;
-      items.push({ type: 'event', event: { ...event, id: `generic_${event.id}` } });
+      const parsed = leadEventSchema.safeParse({ source: 'generic', ...record, id });
+      if (parsed.success) items.push({ type: 'event', event: parsed.data });
+      else
+        for (const issue of parsed.error.issues)
+          issues.push({ pointer: toPointer([...base, ...issue.path]), detail: issue.message });
     }
   });
   if (issues.length > 0) throw new WebhookFormatError('Some items are not valid.', issues);
