@@ -55,7 +55,8 @@ const ATTRIBUTION_FIELDS = {
 export const META_FIELDS = { started: '_started', referrer: '_referrer', page: '_page' } as const;
 
 const optional = (schema: z.ZodType<string>) => schema.optional();
-const submissionSchema = z.object({
+/** The lead fields of a submission, after field-name mapping: what a form's values must look like. */
+export const submissionSchema = z.object({
   email: z.string().trim().pipe(z.email('must be an email address').max(254)),
   name: optional(z.string().trim().min(1).max(400)),
   firstName: optional(z.string().trim().min(1).max(200)),
@@ -92,6 +93,27 @@ const submissionSchema = z.object({
     .trim()
     .transform((value) => ['on', 'true', '1', 'yes', 'ja'].includes(value.toLowerCase()))
     .optional(),
+});
+
+/**
+ * Everything a form may send under the default names: the lead fields, UTM parameters and
+ * the metadata a script may add. Documents the route (OpenAPI); `submissionSchema` validates.
+ */
+export const formFieldsSchema = submissionSchema.extend({
+  utm_source: z.string().optional(),
+  utm_medium: z.string().optional(),
+  utm_campaign: z.string().optional(),
+  utm_term: z.string().optional(),
+  utm_content: z.string().optional(),
+  _started: z
+    .string()
+    .optional()
+    .meta({ description: 'When the form was shown (epoch ms), for the minimum fill time' }),
+  _page: z
+    .string()
+    .optional()
+    .meta({ description: 'The page the form is on (else the Referer header)' }),
+  _referrer: z.string().optional().meta({ description: 'document.referrer of that page' }),
 });
 
 /** What the route needs to build the event besides the fields. */

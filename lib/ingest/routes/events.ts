@@ -10,27 +10,32 @@ import { problemResponse } from '../schemas.ts';
 /** The most events one request may carry: bulk imports are split by the client. */
 export const MAX_EVENTS_PER_REQUEST = 500;
 
-const eventItemSchema = z
-  .object({
-    kind: z
-      .string()
-      .openapi({ example: 'meeting_held', description: 'Any event kind of docs/stages.md' }),
-    id: z.string().optional().openapi({
-      description:
-        'Your id for this event; the same id again is a duplicate. Generated when absent.',
-      example: 'crm-activity-81723',
+/**
+ * An activity as a client sends it: any domain event (the schema that validates it), with
+ * `id`, `occurredAt` and `source` optional because they have defaults here.
+ */
+const activityEventSchema = z.discriminatedUnion(
+  'kind',
+  leadEventSchema.options.map((option) =>
+    option.extend({
+      id: z
+        .union([z.string().min(1).max(196), z.number().int()])
+        .optional()
+        .meta({
+          description:
+            'Your id for this event; the same id again is a duplicate. Generated when absent.',
+        }),
+      occurredAt: z.iso
+        .datetime({ offset: true })
+        .optional()
+        .meta({ description: 'Now when absent' }),
+      source: z.string().min(1).max(96).optional().meta({ description: 'Kept as `api:<source>`' }),
     }),
-    email: z.string().openapi({ example: 'anna.schmidt@example.com' }),
-    occurredAt: z
-      .string()
-      .optional()
-      .openapi({ description: 'ISO-8601; now when absent', example: '2026-11-26T10:00:00Z' }),
-  })
-  .passthrough()
-  .openapi('ActivityEvent');
+  ) as unknown as [z.ZodObject, ...z.ZodObject[]],
+);
 
 const eventsBodySchema = z
-  .object({ events: z.array(eventItemSchema).min(1).max(MAX_EVENTS_PER_REQUEST) })
+  .object({ events: z.array(activityEventSchema).min(1).max(MAX_EVENTS_PER_REQUEST) })
   .openapi('ActivityEvents', {
     example: {
       events: [

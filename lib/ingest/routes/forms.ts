@@ -6,47 +6,22 @@ import { clientIp } from '../client-ip.ts';
 import type { ApiDeps } from '../deps.ts';
 import { errorPage, thankYouPage } from '../forms/pages.ts';
 import { FormBodyError, readFormBody } from '../forms/read-body.ts';
-import { formEventId, submissionToEvent } from '../forms/to-event.ts';
+import { formEventId, formFieldsSchema, submissionToEvent } from '../forms/to-event.ts';
 import { type FieldIssue, problem } from '../problem.ts';
 import { createRouter } from '../router.ts';
 import { problemResponse } from '../schemas.ts';
 
-/** The fields every form understands; a form's `fields` mapping adds its own names. */
-export const formSubmissionSchema = z
-  .object({
-    email: z.email().max(254).openapi({ example: 'anna.schmidt@example.com' }),
-    name: z.string().max(400).optional().openapi({ example: 'Anna Schmidt' }),
-    firstName: z.string().max(200).optional(),
-    lastName: z.string().max(200).optional(),
-    company: z.string().max(400).optional().openapi({ example: 'Schmidt Maschinenbau GmbH' }),
-    jobTitle: z.string().max(200).optional(),
-    industry: z.string().max(200).optional(),
-    employees: z.string().optional().openapi({ description: 'A whole number', example: '120' }),
-    annualRevenue: z.string().optional().openapi({ example: '8000000' }),
-    annualRevenueCurrency: z.string().optional().openapi({ example: 'EUR' }),
-    country: z.string().optional().openapi({ description: 'ISO 3166-1 alpha-2', example: 'DE' }),
-    city: z.string().optional(),
-    phone: z.string().optional(),
-    consent: z
-      .string()
-      .optional()
-      .openapi({ description: '"on", "true", "1" or "yes" when the consent box is ticked' }),
-    utm_source: z.string().optional(),
-    utm_medium: z.string().optional(),
-    utm_campaign: z.string().optional(),
-    utm_term: z.string().optional(),
-    utm_content: z.string().optional(),
-    _started: z
-      .string()
-      .optional()
-      .openapi({ description: 'When the form was shown (epoch ms), for the minimum fill time' }),
-    _page: z
-      .string()
-      .optional()
-      .openapi({ description: 'The page the form is on (else the Referer header)' }),
-    _referrer: z.string().optional().openapi({ description: 'document.referrer of that page' }),
-  })
-  .openapi('FormSubmission');
+/** The fields every form understands (a form's `fields` mapping adds its own names). */
+export const formSubmissionSchema = formFieldsSchema.openapi('FormSubmission', {
+  example: {
+    email: 'anna.schmidt@example.com',
+    name: 'Anna Schmidt',
+    company: 'Schmidt Maschinenbau GmbH',
+    country: 'DE',
+    consent: 'on',
+    utm_source: 'newsletter',
+  },
+});
 
 const acceptedSchema = z.object({ eventId: z.string() }).openapi('Accepted');
 
