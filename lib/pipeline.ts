@@ -16,6 +16,7 @@ import type { Logger } from './observability/logger.ts';
 import { SqsMessageQueue } from './queue/message-queue.ts';
 import { DynamoContactStore } from './store/contact-store.ts';
 import { DynamoDeliveryStore } from './store/delivery-store.ts';
+import { DynamoHistoryStore } from './store/history-store.ts';
 import { DynamoMessageIndexStore } from './store/message-index-store.ts';
 import { DynamoSubscriptionStore } from './store/subscription-store.ts';
 
@@ -73,6 +74,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     deliveries,
     deliveryQueue: new SqsMessageQueue(clients.sqs, settings.deliveryQueueUrl),
     messages: new DynamoMessageIndexStore(doc, settings.tableName),
+    history: new DynamoHistoryStore(doc, settings.tableName),
     now,
     logger,
   };

@@ -13,9 +13,16 @@ import {
 import { deriveStage, stageDirection } from '../domain/stage.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { MessageQueue } from '../queue/message-queue.ts';
-import type { ContactRecord, ContactStore, OutboxEntry } from '../store/contact-store.ts';
+import {
+  type ContactRecord,
+  type ContactStore,
+  isErased,
+  type OutboxEntry,
+  type StageChange,
+} from '../store/contact-store.ts';
 import type { DeliveryStore } from '../store/delivery-store.ts';
 import { VersionConflictError } from '../store/errors.ts';
+import type { HistoryStore } from '../store/history-store.ts';
 import { contactIdFor } from '../store/keys.ts';
 import type { MessageIndexStore } from '../store/message-index-store.ts';
 import type { SubscriptionStore } from '../store/subscription-store.ts';
@@ -30,11 +37,13 @@ export interface ClassifyDeps {
   deliveries: DeliveryStore;
   deliveryQueue: MessageQueue;
   messages: MessageIndexStore;
+  history: HistoryStore;
   now: () => Date;
   logger: Logger;
 }
 
-export type ApplyOutcome = 'applied' | 'stage_changed' | 'duplicate';
+/** `erased`: the contact was erased and the event is not a fresh opt-in after it, so it was dropped. */
+export type ApplyOutcome = 'applied' | 'stage_changed' | 'duplicate' | 'erased';
 
 /** The message the delivery queue carries: just enough to find the delivery item. */
 export interface DeliveryJob {
@@ -61,6 +70,47 @@ function webhookContact(contactId: string, facts: ContactFacts): WebhookContact 
   return contact;
 }
 
+/** Event kinds that are a fresh opt-in: after an erasure, only these bring a contact back. */
+const FRESH_OPT_IN: ReadonlySet<LeadEvent['kind']> = new Set([
+  'form_submitted',
+  'consent_given',
+  'contact_imported',
+]);
+
+/** What the timeline keeps of an event besides its kind, source and time: no more than it said. */
+export function timelineDetails(event: LeadEvent): Record<string, unknown> {
+  switch (event.kind) {
+    case 'form_submitted':
+      return {
+        formId: event.formId,
+        ...(event.attribution ? { attribution: event.attribution } : {}),
+        consent: event.consent !== undefined,
+      };
+    case 'email_replied':
+      return {
+        matchMethod: event.matchMethod,
+        ...(event.excerpt ? { excerpt: event.excerpt } : {}),
+      };
+    case 'email_clicked':
+      return event.url ? { url: event.url } : {};
+    case 'email_bounced':
+      return { bounceType: event.bounceType };
+    case 'call_logged':
+      return { direction: event.direction, reached: event.reached };
+    case 'site_visited':
+      return event.url ? { url: event.url } : {};
+    case 'budget_confirmed':
+      return event.budget ? { budget: event.budget } : {};
+    case 'decision_maker_identified':
+      return { isDecisionMaker: event.isDecisionMaker };
+    case 'profile_updated':
+    case 'contact_imported':
+      return { fields: Object.keys(event.profile) };
+    default:
+      return {};
+  }
+}
+
 async function nextRecord(
   current: ContactRecord | undefined,
   event: LeadEvent,
@@ -74,7 +124,9 @@ async function nextRecord(
   const changed = from !== verdict.stage;
   const sequence = (current?.sequence ?? 0) + (changed ? 1 : 0);
   const outbox: Record<string, OutboxEntry> = { ...current?.outbox };
+  const pendingHistory: Record<string, StageChange> = { ...current?.pendingHistory };
   if (changed) {
+    const direction = stageDirection(from, verdict.stage);
     const message: WebhookMessage = {
       type: 'contact.stage_changed',
       timestamp: now.toISOString(),
@@ -82,7 +134,7 @@ async function nextRecord(
         contact: webhookContact(contactId, facts),
         from,
         to: verdict.stage,
-        direction: stageDirection(from, verdict.stage),
+        direction,
         reasons: verdict.reasons,
         missing: verdict.missing,
         qualification: verdict.qualification,
@@ -97,12 +149,25 @@ async function nextRecord(
       const deliveryId = deliveryIdFor(contactId, sequence, subscription.id);
       outbox[deliveryId] = { deliveryId, subscriptionId: subscription.id, message };
     }
+    pendingHistory[String(sequence)] = {
+      contactId,
+      sequence,
+      from,
+      to: verdict.stage,
+      direction,
+      reasons: verdict.reasons,
+      missing: verdict.missing,
+      flags: verdict.flags,
+      at: now.toISOString(),
+      causedBy: event.id,
+    };
   }
   const record: ContactRecord = {
     contactId,
     email: facts.email,
     facts,
     stage: verdict.stage,
+    stageChangedAt: changed || current === undefined ? now.toISOString() : current.stageChangedAt,
     reasons: verdict.reasons,
     missing: verdict.missing,
     qualification: verdict.qualification,
@@ -111,20 +176,24 @@ async function nextRecord(
     version: (current?.version ?? 0) + 1,
     seen: rememberEvent(current?.seen ?? {}, event.id, now),
     outbox,
+    pendingHistory,
     updatedAt: now.toISOString(),
   };
   return { record, changed };
 }
 
 /**
- * Turns the committed outbox into delivery items and queue messages, then clears it.
- * Every step is idempotent, so a crash anywhere is repaired by re-running this.
+ * Turns what the commit left pending into their own items: stage-history entries,
+ * delivery items and delivery-queue messages; then clears them from the contact. Every
+ * step is idempotent, so a crash anywhere is repaired by re-running this.
  */
 export async function projectOutbox(record: ContactRecord, deps: ClassifyDeps): Promise<void> {
-  const entries = Object.values(record.outbox);
-  if (entries.length === 0) return;
-  await Promise.all(
-    entries.map(async (entry) => {
+  const deliveries = Object.values(record.outbox);
+  const history = Object.entries(record.pendingHistory ?? {});
+  if (deliveries.length === 0 && history.length === 0) return;
+  await Promise.all([
+    ...history.map(([, change]) => deps.history.putStageChange(change)),
+    ...deliveries.map(async (entry) => {
       await deps.deliveries.putIfAbsent({
         deliveryId: entry.deliveryId,
         subscriptionId: entry.subscriptionId,
@@ -141,21 +210,33 @@ export async function projectOutbox(record: ContactRecord, deps: ClassifyDeps): 
       };
       await deps.deliveryQueue.send(JSON.stringify(job));
     }),
-  );
+  ]);
   await deps.contacts.clearOutbox(
     record.contactId,
-    entries.map((entry) => entry.deliveryId),
+    deliveries.map((entry) => entry.deliveryId),
+    history.map(([sequence]) => sequence),
   );
 }
 
-/** Indexes the outbound mail an email event names, so replies to it find this contact. */
-async function indexMessage(
+/** The per-event projections: the timeline entry and the Message-ID index. */
+async function projectEvent(
   event: LeadEvent,
   contactId: string,
   deps: ClassifyDeps,
 ): Promise<void> {
+  const now = deps.now();
+  await deps.history.putTimeline({
+    contactId,
+    eventId: event.id,
+    kind: event.kind,
+    source: event.source,
+    occurredAt: event.occurredAt,
+    appliedAt: now.toISOString(),
+    details: timelineDetails(event),
+  });
+  // Indexes the outbound mail an email event names, so replies to it find this contact.
   if ('messageId' in event && event.messageId !== undefined) {
-    await deps.messages.put(event.messageId, contactId, deps.now());
+    await deps.messages.put(event.messageId, contactId, now);
   }
 }
 
@@ -166,16 +247,25 @@ async function indexMessage(
 export async function applyEvent(event: LeadEvent, deps: ClassifyDeps): Promise<ApplyOutcome> {
   const contactId = contactIdFor(event.email);
   for (let attempt = 1; ; attempt++) {
-    const current = await deps.contacts.get(contactId);
+    const stored = await deps.contacts.getForUpdate(contactId);
+    let current: ContactRecord | undefined;
+    if (isErased(stored)) {
+      // After an erasure only a fresh opt-in made after it brings the contact back; late
+      // provider retries and anything else about the erased person are dropped.
+      if (event.occurredAt <= stored.erasedAt || !FRESH_OPT_IN.has(event.kind)) return 'erased';
+    } else {
+      current = stored;
+    }
     if (current !== undefined && hasSeen(current.seen, event.id)) {
       // Already committed; the projections may not have run before a crash.
       await projectOutbox(current, deps);
-      await indexMessage(event, contactId, deps);
+      await projectEvent(event, contactId, deps);
       return 'duplicate';
     }
     const { record, changed } = await nextRecord(current, event, contactId, deps);
+    if (isErased(stored)) record.version = stored.version + 1;
     try {
-      await deps.contacts.commit(record, current?.version);
+      await deps.contacts.commit(record, stored?.version);
     } catch (error) {
       if (!(error instanceof VersionConflictError) || attempt >= MAX_COMMIT_ATTEMPTS) throw error;
       deps.logger.debug('version conflict, retrying', { contactId, attempt });
@@ -183,7 +273,7 @@ export async function applyEvent(event: LeadEvent, deps: ClassifyDeps): Promise<
       continue;
     }
     await projectOutbox(record, deps);
-    await indexMessage(event, contactId, deps);
+    await projectEvent(event, contactId, deps);
     return changed ? 'stage_changed' : 'applied';
   }
 }

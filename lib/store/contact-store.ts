@@ -1,12 +1,20 @@
 import {
+  BatchWriteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { WebhookMessage } from '../delivery/message.ts';
 import type { ContactFacts } from '../domain/facts.ts';
-import type { Stage, StageFlags, StageReason, StageVerdict } from '../domain/stage.ts';
+import type {
+  Stage,
+  StageDirection,
+  StageFlags,
+  StageReason,
+  StageVerdict,
+} from '../domain/stage.ts';
 import { isConditionalCheckFailed, VersionConflictError } from './errors.ts';
 import { keys } from './keys.ts';
 
@@ -15,6 +23,20 @@ export interface OutboxEntry {
   deliveryId: string;
   subscriptionId: string;
   message: WebhookMessage;
+}
+
+/** One stage change, as the stage-history projection keeps it. */
+export interface StageChange {
+  contactId: string;
+  sequence: number;
+  from: Stage | null;
+  to: Stage;
+  direction: StageDirection;
+  reasons: StageReason[];
+  missing: string[];
+  flags: StageFlags;
+  at: string;
+  causedBy: string;
 }
 
 /**
@@ -30,26 +52,66 @@ export interface ContactRecord {
   missing: string[];
   qualification: StageVerdict['qualification'];
   flags: StageFlags;
+  /** When the current stage was reached (the byStage index sorts on it). */
+  stageChangedAt: string;
   /** Number of stage changes so far; carried in webhooks for ordering. */
   sequence: number;
   /** Optimistic-lock version, incremented by every commit. */
   version: number;
   /** Event id -> when it was applied; entries age out after the dedupe window. */
   seen: Record<string, string>;
+  /** Deliveries committed but not yet projected, by delivery id. */
   outbox: Record<string, OutboxEntry>;
+  /** Stage changes committed but not yet projected into stage-history items, by sequence. */
+  pendingHistory?: Record<string, StageChange>;
   updatedAt: string;
 }
 
-/** Storage of contact items: get, conditional put, and clearing projected outbox entries. */
+/**
+ * What is left of an erased contact: its id, when it was erased, and the version (so that
+ * a writer still holding the old record loses its race). No personal data.
+ */
+export interface ErasedContact {
+  contactId: string;
+  erased: true;
+  erasedAt: string;
+  version: number;
+}
+
+export function isErased(value: ContactRecord | ErasedContact | undefined): value is ErasedContact {
+  return value !== undefined && 'erased' in value && value.erased === true;
+}
+
+/** Storage of contact items: get, conditional put, clearing the outbox, and erasure. */
 export interface ContactStore {
+  /** The contact, or undefined when there is none or it was erased. */
   get(contactId: string): Promise<ContactRecord | undefined>;
+  /** The contact item as the commit sees it: a contact, an erasure marker, or nothing. */
+  getForUpdate(contactId: string): Promise<ContactRecord | ErasedContact | undefined>;
   /**
    * Writes the record if the stored version is still `expectedVersion` (or absent, when
    * undefined). Throws VersionConflictError when another writer won.
    */
   commit(record: ContactRecord, expectedVersion: number | undefined): Promise<void>;
-  /** Removes outbox entries that have been projected; removing a missing entry is a no-op. */
-  clearOutbox(contactId: string, deliveryIds: string[]): Promise<void>;
+  /** Removes projected outbox and stage-history entries; a missing entry is a no-op. */
+  clearOutbox(contactId: string, deliveryIds: string[], historySequences?: string[]): Promise<void>;
+  /**
+   * Replaces the contact item with an erasure marker (same version rules as `commit`) and
+   * deletes every other item of the contact's partition. Safe to repeat.
+   */
+  erase(marker: ErasedContact, expectedVersion: number | undefined): Promise<void>;
+  /** Deletes every item of the partition but the erasure marker; returns how many it deleted. */
+  purge(contactId: string): Promise<number>;
+}
+
+function versionCondition(expectedVersion: number | undefined) {
+  return expectedVersion === undefined
+    ? { ConditionExpression: 'attribute_not_exists(pk)' }
+    : {
+        ConditionExpression: '#version = :expected',
+        ExpressionAttributeNames: { '#version': 'version' },
+        ExpressionAttributeValues: { ':expected': expectedVersion },
+      };
 }
 
 export class DynamoContactStore implements ContactStore {
@@ -62,6 +124,11 @@ export class DynamoContactStore implements ContactStore {
   }
 
   async get(contactId: string): Promise<ContactRecord | undefined> {
+    const found = await this.getForUpdate(contactId);
+    return isErased(found) ? undefined : found;
+  }
+
+  async getForUpdate(contactId: string): Promise<ContactRecord | ErasedContact | undefined> {
     const { Item } = await this.#doc.send(
       new GetCommand({
         TableName: this.#tableName,
@@ -70,23 +137,38 @@ export class DynamoContactStore implements ContactStore {
       }),
     );
     if (Item === undefined) return undefined;
-    const { pk: _pk, sk: _sk, type: _type, ...record } = Item;
-    return record as ContactRecord;
+    const {
+      pk: _pk,
+      sk: _sk,
+      type: _type,
+      gsi1pk: _g1,
+      gsi1sk: _g2,
+      summary: _s,
+      ...record
+    } = Item;
+    return record as ContactRecord | ErasedContact;
   }
 
   async commit(record: ContactRecord, expectedVersion: number | undefined): Promise<void> {
+    const profile = record.facts.profile;
+    const summary = {
+      ...(profile.name ? { name: profile.name.value } : {}),
+      ...(profile.firstName ? { firstName: profile.firstName.value } : {}),
+      ...(profile.lastName ? { lastName: profile.lastName.value } : {}),
+      ...(profile.company ? { company: profile.company.value } : {}),
+    };
     try {
       await this.#doc.send(
         new PutCommand({
           TableName: this.#tableName,
-          Item: { ...keys.contact(record.contactId), type: 'contact', ...record },
-          ...(expectedVersion === undefined
-            ? { ConditionExpression: 'attribute_not_exists(pk)' }
-            : {
-                ConditionExpression: '#version = :expected',
-                ExpressionAttributeNames: { '#version': 'version' },
-                ExpressionAttributeValues: { ':expected': expectedVersion },
-              }),
+          Item: {
+            ...keys.contact(record.contactId),
+            type: 'contact',
+            ...keys.byStage(record.stage, record.stageChangedAt, record.contactId),
+            summary,
+            ...record,
+          },
+          ...versionCondition(expectedVersion),
         }),
       );
     } catch (error) {
@@ -96,21 +178,33 @@ export class DynamoContactStore implements ContactStore {
     }
   }
 
-  async clearOutbox(contactId: string, deliveryIds: string[]): Promise<void> {
-    if (deliveryIds.length === 0) return;
-    const names: Record<string, string> = { '#outbox': 'outbox' };
-    // DynamoDB refuses overlapping paths, so each id is named once.
-    const paths = [...new Set(deliveryIds)].map((id, index) => {
-      names[`#d${index}`] = id;
-      return `#outbox.#d${index}`;
-    });
+  async clearOutbox(
+    contactId: string,
+    deliveryIds: string[],
+    historySequences: string[] = [],
+  ): Promise<void> {
+    if (deliveryIds.length === 0 && historySequences.length === 0) return;
+    const names: Record<string, string> = {};
+    // DynamoDB refuses overlapping paths, so each entry is named once.
+    const paths = [
+      ...[...new Set(deliveryIds)].map((id, index) => {
+        names['#outbox'] = 'outbox';
+        names[`#d${index}`] = id;
+        return `#outbox.#d${index}`;
+      }),
+      ...[...new Set(historySequences)].map((sequence, index) => {
+        names['#history'] = 'pendingHistory';
+        names[`#h${index}`] = sequence;
+        return `#history.#h${index}`;
+      }),
+    ];
     try {
       await this.#doc.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: keys.contact(contactId),
           UpdateExpression: `REMOVE ${paths.join(', ')}`,
-          ConditionExpression: 'attribute_exists(pk)',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(erased)',
           ExpressionAttributeNames: names,
         }),
       );
@@ -118,5 +212,57 @@ export class DynamoContactStore implements ContactStore {
       // The contact is gone (erased): nothing left to clear.
       if (!isConditionalCheckFailed(error)) throw error;
     }
+  }
+
+  async erase(marker: ErasedContact, expectedVersion: number | undefined): Promise<void> {
+    try {
+      await this.#doc.send(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: { ...keys.contact(marker.contactId), type: 'erased', ...marker },
+          ...versionCondition(expectedVersion),
+        }),
+      );
+    } catch (error) {
+      if (isConditionalCheckFailed(error))
+        throw new VersionConflictError(marker.contactId, { cause: error });
+      throw error;
+    }
+    await this.purge(marker.contactId);
+  }
+
+  async purge(contactId: string): Promise<number> {
+    let deleted = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#doc.send(
+        new QueryCommand({
+          TableName: this.#tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.contactPartition(contactId) },
+          ProjectionExpression: 'pk, sk',
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      const doomed = (page.Items ?? []).filter((item) => item.sk !== keys.contact(contactId).sk);
+      for (let i = 0; i < doomed.length; i += 25) {
+        let requests = doomed
+          .slice(i, i + 25)
+          .map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } }));
+        // BatchWrite may leave some requests unprocessed under load: send those again.
+        for (let attempt = 0; requests.length > 0; attempt++) {
+          if (attempt > 8) throw new Error(`erasure of ${contactId}: deletes still unprocessed`);
+          if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+          const result = await this.#doc.send(
+            new BatchWriteCommand({ RequestItems: { [this.#tableName]: requests } }),
+          );
+          requests = (result.UnprocessedItems?.[this.#tableName] ?? []) as typeof requests;
+        }
+      }
+      deleted += doomed.length;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return deleted;
   }
 }

@@ -8,8 +8,36 @@ export function contactIdFor(normalizedEmail: string): string {
   return `ct_${createHash('sha256').update(normalizedEmail).digest('hex').slice(0, 24)}`;
 }
 
+/** The global secondary indexes of the single table (docs/data-model.md). */
+export const INDEX = {
+  /** Contacts by stage, newest stage change first. */
+  byStage: 'byStage',
+} as const;
+
+const pad = (sequence: number) => String(sequence).padStart(8, '0');
+
+/**
+ * Every key of the single table. One contact's items share its partition, so reading a
+ * contact's history and erasing a contact are one Query each.
+ */
 export const keys = {
   contact: (contactId: string) => ({ pk: `CONTACT#${contactId}`, sk: 'CONTACT' }),
+  contactPartition: (contactId: string) => `CONTACT#${contactId}`,
+  timeline: (contactId: string, occurredAt: string, eventId: string) => ({
+    pk: `CONTACT#${contactId}`,
+    sk: `TIMELINE#${occurredAt}#${eventId}`,
+  }),
+  timelinePrefix: 'TIMELINE#',
+  stageHistory: (contactId: string, sequence: number) => ({
+    pk: `CONTACT#${contactId}`,
+    sk: `STAGE#${pad(sequence)}`,
+  }),
+  stageHistoryPrefix: 'STAGE#',
+  /** The byStage index key of a contact item. */
+  byStage: (stage: string, stageChangedAt: string, contactId: string) => ({
+    gsi1pk: `STAGE#${stage}`,
+    gsi1sk: `${stageChangedAt}#${contactId}`,
+  }),
   subscription: (subscriptionId: string) => ({
     pk: 'SUBSCRIPTION',
     sk: `SUBSCRIPTION#${subscriptionId}`,

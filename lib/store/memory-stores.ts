@@ -1,4 +1,11 @@
-import type { ContactRecord, ContactStore } from './contact-store.ts';
+import {
+  type ContactRecord,
+  type ContactStore,
+  type ErasedContact,
+  isErased,
+  type StageChange,
+} from './contact-store.ts';
+import { InvalidCursorError, type Page, type PageRequest } from './cursor.ts';
 import type {
   DeliveryAttempt,
   DeliveryRecord,
@@ -6,6 +13,7 @@ import type {
   DeliveryStore,
 } from './delivery-store.ts';
 import { VersionConflictError } from './errors.ts';
+import type { HistoryStore, TimelineEntry } from './history-store.ts';
 import type { MessageIndexStore } from './message-index-store.ts';
 import type { SubscriptionRecord, SubscriptionStore } from './subscription-store.ts';
 
@@ -16,37 +24,77 @@ function conditionalCheckFailed(): Error {
   return error;
 }
 
+/** Something else that keeps items in a contact's partition, and erases them with it. */
+export interface MemoryPartitionMember {
+  purge(contactId: string): number;
+}
+
 /** Contact items in a Map, with the same optimistic version check as the DynamoDB store. */
 export class MemoryContactStore implements ContactStore {
-  readonly #items = new Map<string, ContactRecord>();
+  readonly #items = new Map<string, ContactRecord | ErasedContact>();
+  readonly #partitionMembers: MemoryPartitionMember[];
 
-  /** Returns a copy of the stored contact, or undefined. */
+  /** @param partitionMembers the memory stores whose items `purge` erases with the contact */
+  constructor(partitionMembers: MemoryPartitionMember[] = []) {
+    this.#partitionMembers = partitionMembers;
+  }
+
+  /** Returns a copy of the stored contact, or undefined (also when erased). */
   async get(contactId: string): Promise<ContactRecord | undefined> {
+    const item = this.#items.get(contactId);
+    return item === undefined || isErased(item) ? undefined : structuredClone(item);
+  }
+
+  /** Returns a copy of the contact or its erasure marker. */
+  async getForUpdate(contactId: string): Promise<ContactRecord | ErasedContact | undefined> {
     const item = this.#items.get(contactId);
     return item === undefined ? undefined : structuredClone(item);
   }
 
-  /** Stores a copy if the version is `expectedVersion` (or absent); else VersionConflictError. */
-  async commit(record: ContactRecord, expectedVersion: number | undefined): Promise<void> {
-    const current = this.#items.get(record.contactId);
+  #checkVersion(contactId: string, expectedVersion: number | undefined): void {
+    const current = this.#items.get(contactId);
     const ok =
       expectedVersion === undefined
         ? current === undefined
         : current !== undefined && current.version === expectedVersion;
-    if (!ok) throw new VersionConflictError(record.contactId, { cause: conditionalCheckFailed() });
+    if (!ok) throw new VersionConflictError(contactId, { cause: conditionalCheckFailed() });
+  }
+
+  /** Stores a copy if the version is `expectedVersion` (or absent); else VersionConflictError. */
+  async commit(record: ContactRecord, expectedVersion: number | undefined): Promise<void> {
+    this.#checkVersion(record.contactId, expectedVersion);
     this.#items.set(record.contactId, structuredClone(record));
   }
 
-  /** Removes the given outbox entries; a missing contact or entry is a no-op. */
-  async clearOutbox(contactId: string, deliveryIds: string[]): Promise<void> {
+  /** Removes the given outbox and history entries; a missing contact or entry is a no-op. */
+  async clearOutbox(
+    contactId: string,
+    deliveryIds: string[],
+    historySequences: string[] = [],
+  ): Promise<void> {
     const item = this.#items.get(contactId);
-    if (item === undefined) return;
+    if (item === undefined || isErased(item)) return;
     for (const id of deliveryIds) delete item.outbox[id];
+    for (const sequence of historySequences) delete item.pendingHistory?.[sequence];
   }
 
-  /** Copies of every stored contact (a test helper; not part of ContactStore). */
+  /** Replaces the contact with the marker (version-checked) and purges its partition. */
+  async erase(marker: ErasedContact, expectedVersion: number | undefined): Promise<void> {
+    this.#checkVersion(marker.contactId, expectedVersion);
+    this.#items.set(marker.contactId, structuredClone(marker));
+    await this.purge(marker.contactId);
+  }
+
+  /** Erases the contact's items in every partition member. */
+  async purge(contactId: string): Promise<number> {
+    return this.#partitionMembers.reduce((sum, member) => sum + member.purge(contactId), 0);
+  }
+
+  /** Copies of every stored contact, erased ones left out (a test helper; not part of ContactStore). */
   all(): ContactRecord[] {
-    return [...this.#items.values()].map((item) => structuredClone(item));
+    return [...this.#items.values()]
+      .filter((item): item is ContactRecord => !isErased(item))
+      .map((item) => structuredClone(item));
   }
 }
 
@@ -126,5 +174,61 @@ export class MemoryMessageIndexStore implements MessageIndexStore {
 
   async get(messageId: string): Promise<string | undefined> {
     return this.#items.get(messageId.toLowerCase());
+  }
+}
+
+/** A cursor for memory pages: the offset, opaque like DynamoDB's. */
+function memoryPage<T>(items: T[], page: PageRequest): Page<T> {
+  let offset = 0;
+  if (page.cursor !== undefined) {
+    offset = Number(Buffer.from(page.cursor, 'base64url').toString('utf8'));
+    if (!Number.isSafeInteger(offset) || offset < 0)
+      throw new InvalidCursorError('The cursor is not valid for this list.');
+  }
+  const slice = items.slice(offset, offset + page.limit);
+  const next =
+    offset + page.limit < items.length
+      ? Buffer.from(String(offset + page.limit)).toString('base64url')
+      : undefined;
+  return { items: structuredClone(slice), ...(next ? { nextCursor: next } : {}) };
+}
+
+/** Timelines and stage histories in Maps; a partition member of the contact store. */
+export class MemoryHistoryStore implements HistoryStore, MemoryPartitionMember {
+  readonly #timelines = new Map<string, Map<string, TimelineEntry>>();
+  readonly #histories = new Map<string, Map<number, StageChange>>();
+
+  async putTimeline(entry: TimelineEntry): Promise<void> {
+    const timeline = this.#timelines.get(entry.contactId) ?? new Map<string, TimelineEntry>();
+    timeline.set(`${entry.occurredAt}#${entry.eventId}`, structuredClone(entry));
+    this.#timelines.set(entry.contactId, timeline);
+  }
+
+  async putStageChange(change: StageChange): Promise<void> {
+    const history = this.#histories.get(change.contactId) ?? new Map<number, StageChange>();
+    history.set(change.sequence, structuredClone(change));
+    this.#histories.set(change.contactId, history);
+  }
+
+  async timeline(contactId: string, page: PageRequest): Promise<Page<TimelineEntry>> {
+    const entries = [...(this.#timelines.get(contactId)?.entries() ?? [])]
+      .sort(([a], [b]) => (a < b ? 1 : -1))
+      .map(([, entry]) => entry);
+    return memoryPage(entries, page);
+  }
+
+  async stageHistory(contactId: string, page: PageRequest): Promise<Page<StageChange>> {
+    const changes = [...(this.#histories.get(contactId)?.values() ?? [])].sort(
+      (a, b) => a.sequence - b.sequence,
+    );
+    return memoryPage(changes, page);
+  }
+
+  purge(contactId: string): number {
+    const count =
+      (this.#timelines.get(contactId)?.size ?? 0) + (this.#histories.get(contactId)?.size ?? 0);
+    this.#timelines.delete(contactId);
+    this.#histories.delete(contactId);
+    return count;
   }
 }

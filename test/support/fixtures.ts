@@ -55,6 +55,7 @@ export function sampleContact(
     email,
     facts,
     stage: 'lead',
+    stageChangedAt: '2025-01-01T00:00:00.000Z',
     reasons: message.data.reasons,
     missing: [],
     qualification: 'unconfigured',

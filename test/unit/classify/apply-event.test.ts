@@ -3,7 +3,7 @@ import { applyEvent, deliveryIdFor } from '../../../lib/classify/apply-event.ts'
 import type { ContactRecord } from '../../../lib/store/contact-store.ts';
 import { VersionConflictError } from '../../../lib/store/errors.ts';
 import { contactIdFor } from '../../../lib/store/keys.ts';
-import { classifyFixture, formEvent, subscription } from '../support/classify.ts';
+import { classifyFixture, formEvent, subscription, withCommit } from '../support/classify.ts';
 
 const contactId = contactIdFor('anna@example.com');
 
@@ -99,15 +99,11 @@ describe('applyEvent', () => {
     const f = await classifyFixture([subscription('sub_a')]);
     let commits = 0;
     const realCommit = f.contacts.commit.bind(f.contacts);
-    f.deps.contacts = {
-      get: (id) => f.contacts.get(id),
-      clearOutbox: (id, ids) => f.contacts.clearOutbox(id, ids),
-      commit: async (record, expectedVersion) => {
-        commits += 1;
-        if (commits === 1) throw new VersionConflictError(record.contactId);
-        return realCommit(record, expectedVersion);
-      },
-    };
+    f.deps.contacts = withCommit(f.contacts, async (record, expectedVersion) => {
+      commits += 1;
+      if (commits === 1) throw new VersionConflictError(record.contactId);
+      return realCommit(record, expectedVersion);
+    });
     expect(await applyEvent(formEvent('evt_1'), f.deps)).toBe('stage_changed');
     expect(commits).toBe(2);
     const contact = await f.contacts.get(contactId);
@@ -120,15 +116,12 @@ describe('applyEvent', () => {
   it('merges two events racing on one contact: one wins, the other retries on the new version', async () => {
     const f = await classifyFixture([subscription('sub_a')]);
     let conflicts = 0;
-    f.deps.contacts = {
-      get: (id) => f.contacts.get(id),
-      clearOutbox: (id, ids) => f.contacts.clearOutbox(id, ids),
-      commit: (record, expectedVersion) =>
-        f.contacts.commit(record, expectedVersion).catch((error: unknown) => {
-          if (error instanceof VersionConflictError) conflicts += 1;
-          throw error;
-        }),
-    };
+    f.deps.contacts = withCommit(f.contacts, (record, expectedVersion) =>
+      f.contacts.commit(record, expectedVersion).catch((error: unknown) => {
+        if (error instanceof VersionConflictError) conflicts += 1;
+        throw error;
+      }),
+    );
     const outcomes = await Promise.all([
       applyEvent(formEvent('evt_1'), f.deps),
       applyEvent(formEvent('evt_2'), f.deps),
@@ -144,14 +137,10 @@ describe('applyEvent', () => {
   it('does not retry an error that is not a version conflict', async () => {
     const f = await classifyFixture();
     let commits = 0;
-    f.deps.contacts = {
-      get: (id) => f.contacts.get(id),
-      clearOutbox: (id, ids) => f.contacts.clearOutbox(id, ids),
-      commit: async () => {
-        commits += 1;
-        throw new Error('throttled');
-      },
-    };
+    f.deps.contacts = withCommit(f.contacts, async () => {
+      commits += 1;
+      throw new Error('throttled');
+    });
     await expect(applyEvent(formEvent('evt_1'), f.deps)).rejects.toThrow('throttled');
     expect(commits).toBe(1);
   });

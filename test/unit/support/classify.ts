@@ -3,9 +3,11 @@ import { defaultAppConfig } from '../../../lib/config/app-config.ts';
 import type { LeadEvent } from '../../../lib/domain/events.ts';
 import { silentLogger } from '../../../lib/observability/logger.ts';
 import { MemoryQueue } from '../../../lib/queue/memory-queue.ts';
+import type { ContactStore } from '../../../lib/store/contact-store.ts';
 import {
   MemoryContactStore,
   MemoryDeliveryStore,
+  MemoryHistoryStore,
   MemoryMessageIndexStore,
   MemorySubscriptionStore,
 } from '../../../lib/store/memory-stores.ts';
@@ -23,7 +25,8 @@ export function subscription(id: string, enabled = true): SubscriptionRecord {
 
 /** Classify deps on memory adapters, with the concrete adapters for inspection. */
 export async function classifyFixture(subscriptions: SubscriptionRecord[] = []) {
-  const contacts = new MemoryContactStore();
+  const history = new MemoryHistoryStore();
+  const contacts = new MemoryContactStore([history]);
   const subscriptionStore = new MemorySubscriptionStore();
   for (const s of subscriptions) await subscriptionStore.put(s);
   const deliveries = new MemoryDeliveryStore();
@@ -35,10 +38,11 @@ export async function classifyFixture(subscriptions: SubscriptionRecord[] = []) 
     deliveries,
     deliveryQueue,
     messages: new MemoryMessageIndexStore(),
+    history,
     now: () => new Date('2025-03-01T12:00:00.000Z'),
     logger: silentLogger,
   };
-  return { deps, contacts, subscriptions: subscriptionStore, deliveries, deliveryQueue };
+  return { deps, contacts, subscriptions: subscriptionStore, deliveries, deliveryQueue, history };
 }
 
 export function formEvent(id: string, overrides: Partial<LeadEvent> = {}): LeadEvent {
@@ -52,4 +56,16 @@ export function formEvent(id: string, overrides: Partial<LeadEvent> = {}): LeadE
     profile: { name: 'Anna Schmidt' },
     ...overrides,
   } as LeadEvent;
+}
+
+/** The store with its commit replaced, for tests that make the commit fail or race. */
+export function withCommit(store: ContactStore, commit: ContactStore['commit']): ContactStore {
+  return {
+    get: (id) => store.get(id),
+    getForUpdate: (id) => store.getForUpdate(id),
+    clearOutbox: (id, deliveryIds, history) => store.clearOutbox(id, deliveryIds, history),
+    erase: (marker, expectedVersion) => store.erase(marker, expectedVersion),
+    purge: (id) => store.purge(id),
+    commit,
+  };
 }

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+
+/** A page of results and the opaque cursor of the next page, if any. */
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
+export interface PageRequest {
+  limit: number;
+  cursor?: string;
+}
+
+/** The cursor is not one this API handed out (tampered, truncated, or from another query). */
+export class InvalidCursorError extends Error {
+  override readonly name = 'InvalidCursorError';
+}
+
+const keySchema = z.record(z.string(), z.string());
+
+/** DynamoDB's LastEvaluatedKey as an opaque, URL-safe cursor. */
+export function encodeCursor(key: Record<string, unknown> | undefined): string | undefined {
+  return key === undefined ? undefined : Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+/** Decodes a cursor; only string-valued keys with the expected attribute names are accepted. */
+export function decodeCursor(
+  cursor: string | undefined,
+  attributes: readonly string[],
+): Record<string, string> | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const key = keySchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+    const names = Object.keys(key).sort();
+    if (names.length !== attributes.length || !attributes.every((name) => names.includes(name)))
+      throw new Error('keys');
+    return key;
+  } catch (error) {
+    throw new InvalidCursorError('The cursor is not valid for this list.', { cause: error });
+  }
+}
