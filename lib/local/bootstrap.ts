@@ -12,22 +12,50 @@ import {
 } from '@aws-sdk/client-sqs';
 import { tableDefinition } from '../store/table.ts';
 
-/**
- * Creates the table unless it exists, and resolves once it is ACTIVE: a table that is
- * still CREATING refuses item operations. Safe to run at every start.
- */
-export async function ensureTable(dynamo: DynamoDBClient, tableName: string): Promise<void> {
-  try {
-    await dynamo.send(new CreateTableCommand(tableDefinition(tableName)));
-  } catch (error) {
-    if ((error as { name?: string }).name !== 'ResourceInUseException') throw error;
-  }
+async function waitUntilActive(dynamo: DynamoDBClient, tableName: string) {
   for (let attempt = 0; attempt < 600; attempt++) {
     const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: tableName }));
-    if (Table?.TableStatus === 'ACTIVE') return;
+    const indexesActive = (Table?.GlobalSecondaryIndexes ?? []).every(
+      (index) => index.IndexStatus === 'ACTIVE',
+    );
+    if (Table?.TableStatus === 'ACTIVE' && indexesActive) return Table;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`table ${tableName} did not become ACTIVE`);
+}
+
+/** The table exists but lacks an index this version needs (a data folder from an older version). */
+export class TableOutdatedError extends Error {
+  override readonly name = 'TableOutdatedError';
+}
+
+/**
+ * Creates the table unless it exists, and resolves once table and indexes are ACTIVE (a
+ * table still CREATING refuses item operations). Safe to run at every start. A table that
+ * lacks an index is refused with TableOutdatedError: dynalite cannot add an index to an
+ * existing table, so such a folder is moved aside rather than half-used.
+ */
+export async function ensureTable(dynamo: DynamoDBClient, tableName: string): Promise<void> {
+  const definition = tableDefinition(tableName);
+  try {
+    await dynamo.send(new CreateTableCommand(definition));
+  } catch (error) {
+    if ((error as { name?: string }).name !== 'ResourceInUseException') throw error;
+  }
+  const table = await waitUntilActive(dynamo, tableName);
+  const existing = new Set((table.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+  const missing = (definition.GlobalSecondaryIndexes ?? []).filter(
+    (index) => !existing.has(index.IndexName),
+  );
+  if (missing.length > 0) {
+    throw new TableOutdatedError(
+      `The table "${tableName}" was created by an older Leadstage and lacks the index ${missing
+        .map((index) => `"${index.IndexName}"`)
+        .join(
+          ', ',
+        )}. Move the data folder aside (or point LEADSTAGE_DATA_DIR at a new one) to start with a fresh table.`,
+    );
+  }
 }
 
 export interface QueuePair {
