@@ -11,6 +11,11 @@ import { createProviderContext } from '../lib/ingest/email/context.ts';
 import { formSubmissionSchema } from '../lib/ingest/routes/forms.ts';
 import { silentLogger } from '../lib/observability/logger.ts';
 import type { MessageQueue } from '../lib/queue/message-queue.ts';
+import {
+  MemoryContactStore,
+  MemoryDeliveryStore,
+  MemoryHistoryStore,
+} from '../lib/store/memory-stores.ts';
 import type { SubscriptionStore } from '../lib/store/subscription-store.ts';
 
 async function timeIt(label: string, iterations: number, run: () => Promise<unknown> | unknown) {
@@ -47,6 +52,11 @@ const app = createApp({
   config: defaultAppConfig,
   ingestQueue: noQueue,
   subscriptions: noSubscriptions,
+  contacts: new MemoryContactStore(),
+  directory: new MemoryContactStore(),
+  history: new MemoryHistoryStore(),
+  deliveries: new MemoryDeliveryStore(),
+  deliveryQueue: noQueue,
   apiKeyHashes: [],
   allowLocalWebhookTargets: true,
   emailAdapters: new Map(),

@@ -14,6 +14,7 @@ import { createProviderContext } from './ingest/email/context.ts';
 import type { ProviderContext } from './ingest/email/types.ts';
 import type { Logger } from './observability/logger.ts';
 import { SqsMessageQueue } from './queue/message-queue.ts';
+import { DynamoContactDirectory } from './store/contact-directory.ts';
 import { DynamoContactStore } from './store/contact-store.ts';
 import { DynamoDeliveryStore } from './store/delivery-store.ts';
 import { DynamoHistoryStore } from './store/history-store.ts';
@@ -55,11 +56,20 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   });
   const subscriptions = new DynamoSubscriptionStore(doc, settings.tableName);
   const deliveries = new DynamoDeliveryStore(doc, settings.tableName);
+  const contacts = new DynamoContactStore(doc, settings.tableName);
+  const history = new DynamoHistoryStore(doc, settings.tableName);
+  const ingestQueue = new SqsMessageQueue(clients.sqs, settings.ingestQueueUrl);
+  const deliveryQueue = new SqsMessageQueue(clients.sqs, settings.deliveryQueueUrl);
 
   const apiDeps: ApiDeps = {
     config: settings.config,
-    ingestQueue: new SqsMessageQueue(clients.sqs, settings.ingestQueueUrl),
+    ingestQueue,
     subscriptions,
+    contacts,
+    directory: new DynamoContactDirectory(doc, settings.tableName),
+    history,
+    deliveries,
+    deliveryQueue,
     apiKeyHashes: settings.apiKeyHashes,
     allowLocalWebhookTargets: settings.allowLocalWebhookTargets,
     emailAdapters: createEmailAdapters(settings.config.providers),
@@ -69,12 +79,12 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   };
   const classifyDeps: ClassifyDeps = {
     config: settings.config,
-    contacts: new DynamoContactStore(doc, settings.tableName),
+    contacts,
     subscriptions,
     deliveries,
-    deliveryQueue: new SqsMessageQueue(clients.sqs, settings.deliveryQueueUrl),
+    deliveryQueue,
     messages: new DynamoMessageIndexStore(doc, settings.tableName),
-    history: new DynamoHistoryStore(doc, settings.tableName),
+    history,
     now,
     logger,
   };

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AppConfig } from '../config/app-config.ts';
+import type { DeliveryJob } from '../delivery/job.ts';
 import type { WebhookContact, WebhookMessage } from '../delivery/message.ts';
 import { crmValuesFor } from '../domain/crm.ts';
 import type { LeadEvent } from '../domain/events.ts';
@@ -45,15 +46,12 @@ export interface ClassifyDeps {
 /** `erased`: the contact was erased and the event is not a fresh opt-in after it, so it was dropped. */
 export type ApplyOutcome = 'applied' | 'stage_changed' | 'duplicate' | 'erased';
 
-/** The message the delivery queue carries: just enough to find the delivery item. */
-export interface DeliveryJob {
-  v: 1;
-  subscriptionId: string;
-  deliveryId: string;
-}
-
 /** A delivery's id is derived from what it delivers, so a re-run projection cannot fork it. */
-export function deliveryIdFor(contactId: string, sequence: number, subscriptionId: string): string {
+export function deliveryIdFor(
+  contactId: string,
+  sequence: number | string,
+  subscriptionId: string,
+): string {
   const digest = createHash('sha256')
     .update(`${contactId}\n${sequence}\n${subscriptionId}`)
     .digest('hex');
@@ -205,6 +203,7 @@ export async function projectOutbox(record: ContactRecord, deps: ClassifyDeps): 
       });
       const job: DeliveryJob = {
         v: 1,
+        contactId: record.contactId,
         subscriptionId: entry.subscriptionId,
         deliveryId: entry.deliveryId,
       };

@@ -1,6 +1,7 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { eventEnvelopeSchema } from '../domain/events.ts';
 import { sqsBatchHandler } from '../queue/batch.ts';
+import { isErased } from '../store/contact-store.ts';
 import { applyEvent, type ClassifyDeps } from './apply-event.ts';
 import { resolveReply } from './resolve-reply.ts';
 
@@ -27,10 +28,20 @@ export function createClassifyHandler(
         cause: envelope.error,
       });
     }
-    const event =
-      'event' in envelope.data
-        ? envelope.data.event
-        : await resolveReply(envelope.data.reply, deps);
+    const data = envelope.data;
+    if ('purge' in data) {
+      // Only an erased contact is purged: a purge can never delete a live contact's history.
+      const stored = await deps.contacts.getForUpdate(data.purge.contactId);
+      if (isErased(stored)) {
+        const deleted = await deps.contacts.purge(data.purge.contactId);
+        deps.logger.info('erased contact purged again', {
+          contactId: data.purge.contactId,
+          deleted,
+        });
+      }
+      return;
+    }
+    const event = 'event' in data ? data.event : await resolveReply(data.reply, deps);
     const outcome = await applyEvent(event, deps);
     deps.logger.info('event applied', {
       eventId: event.id,

@@ -1,9 +1,9 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { z } from 'zod';
 import type { Logger } from '../observability/logger.ts';
 import { sqsBatchHandler } from '../queue/batch.ts';
 import type { DeliveryStore } from '../store/delivery-store.ts';
 import type { SubscriptionStore } from '../store/subscription-store.ts';
+import { deliveryJobSchema } from './job.ts';
 import { postWebhook } from './send.ts';
 import { signDelivery } from './sign.ts';
 
@@ -18,12 +18,6 @@ export interface DeliverDeps {
   timeoutMs?: number;
 }
 
-const deliveryJobSchema = z.object({
-  v: z.literal(1),
-  subscriptionId: z.string().min(1),
-  deliveryId: z.string().min(1),
-});
-
 /** A delivery attempt failed; the message returns after its visibility timeout. */
 export class DeliveryFailedError extends Error {
   override readonly name = 'DeliveryFailedError';
@@ -35,7 +29,7 @@ export function createDeliverHandler(
 ): (event: SQSEvent) => Promise<SQSBatchResponse> {
   return sqsBatchHandler(async (record) => {
     const job = deliveryJobSchema.parse(JSON.parse(record.body));
-    const delivery = await deps.deliveries.get(job.subscriptionId, job.deliveryId);
+    const delivery = await deps.deliveries.get(job.contactId, job.deliveryId);
     if (
       delivery === undefined ||
       delivery.status === 'delivered' ||
@@ -46,7 +40,7 @@ export function createDeliverHandler(
     const subscription = await deps.subscriptions.get(job.subscriptionId);
     if (subscription === undefined) {
       await deps.deliveries.recordAttempt(
-        job.subscriptionId,
+        job.contactId,
         job.deliveryId,
         { at: deps.now().toISOString(), latencyMs: 0, error: 'subscription deleted' },
         'cancelled',
@@ -67,7 +61,7 @@ export function createDeliverHandler(
       deps.now,
     );
     await deps.deliveries.recordAttempt(
-      job.subscriptionId,
+      job.contactId,
       job.deliveryId,
       result.attempt,
       result.ok ? 'delivered' : 'failing',

@@ -8,7 +8,7 @@ import type {
 } from '../domain/stage.ts';
 
 /** The event types a subscriber can receive. */
-export type WebhookEventType = 'contact.stage_changed';
+export type WebhookEventType = WebhookMessage['type'];
 
 /** The contact as a subscriber sees it in a webhook. */
 export interface WebhookContact {
@@ -40,9 +40,13 @@ export interface StageChangedData {
   causedBy: string;
 }
 
-/** The JSON body of every webhook: `{type, timestamp, data}` as Standard Webhooks suggests. */
-export interface WebhookMessage {
-  type: WebhookEventType;
-  timestamp: string;
-  data: StageChangedData;
+/** A contact was erased on request (GDPR Art. 17): delete it in the CRM too. No personal data. */
+export interface ContactErasedData {
+  contact: { id: string };
+  erasedAt: string;
 }
+
+/** The JSON body of every webhook: `{type, timestamp, data}` as Standard Webhooks suggests. */
+export type WebhookMessage =
+  | { type: 'contact.stage_changed'; timestamp: string; data: StageChangedData }
+  | { type: 'contact.erased'; timestamp: string; data: ContactErasedData };

@@ -176,12 +176,17 @@ export const unresolvedReplySchema = z.object({
 export type UnresolvedReply = z.output<typeof unresolvedReplySchema>;
 
 /**
- * What travels on the ingest queue: an event, or a reply still to be matched. `v` lets a
- * reader refuse a version it cannot read.
+ * What travels on the ingest queue: an event, a reply still to be matched, or a purge of
+ * an erased contact. `v` lets a reader refuse a version it cannot read.
  */
 export const eventEnvelopeSchema = z.union([
   z.object({ v: z.literal(1), event: leadEventSchema }),
   z.object({ v: z.literal(1), reply: unresolvedReplySchema }),
+  /** A second purge of an erased contact, after projections that raced the erasure are done. */
+  z.object({
+    v: z.literal(1),
+    purge: z.object({ contactId: z.string().regex(/^ct_[0-9a-f]{24}$/) }),
+  }),
 ]);
 export type EventEnvelope = z.input<typeof eventEnvelopeSchema>;
 export type ParsedEnvelope = z.output<typeof eventEnvelopeSchema>;

@@ -4,6 +4,7 @@ import { HTTPException } from 'hono/http-exception';
 import { renderApiReference } from './api-reference.ts';
 import type { ApiDeps } from './deps.ts';
 import { problem } from './problem.ts';
+import { contactRoutes } from './routes/contacts.ts';
 import { emailWebhookRoutes } from './routes/email-webhooks.ts';
 import { eventRoutes } from './routes/events.ts';
 import { formRoutes } from './routes/forms.ts';
@@ -38,6 +39,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
   app.route('/', subscriptionRoutes(deps));
   app.route('/', emailWebhookRoutes(deps));
   app.route('/', eventRoutes(deps));
+  app.route('/', contactRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',

@@ -1,6 +1,10 @@
 import type { AppConfig } from '../config/app-config.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { MessageQueue } from '../queue/message-queue.ts';
+import type { ContactDirectory } from '../store/contact-directory.ts';
+import type { ContactStore } from '../store/contact-store.ts';
+import type { DeliveryStore } from '../store/delivery-store.ts';
+import type { HistoryStore } from '../store/history-store.ts';
 import type { SubscriptionStore } from '../store/subscription-store.ts';
 import type { EmailProviderAdapter, ProviderContext } from './email/types.ts';
 
@@ -9,6 +13,12 @@ export interface ApiDeps {
   config: AppConfig;
   ingestQueue: MessageQueue;
   subscriptions: SubscriptionStore;
+  contacts: ContactStore;
+  directory: ContactDirectory;
+  history: HistoryStore;
+  deliveries: DeliveryStore;
+  /** Where erasure notices (`contact.erased`) are queued for delivery. */
+  deliveryQueue: MessageQueue;
   /** SHA-256 hex digests of the accepted API keys. */
   apiKeyHashes: readonly string[];
   /** Local mode: subscriptions may target plain http and loopback. */

@@ -1,8 +1,13 @@
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 
 /** A queue the pipeline hands work to; bodies are JSON strings. */
+export interface SendOptions {
+  /** Seconds before the message can be received (SQS allows 0 to 900). */
+  delaySeconds?: number;
+}
+
 export interface MessageQueue {
-  send(body: string): Promise<void>;
+  send(body: string, options?: SendOptions): Promise<void>;
   /** Sends many bodies; resolves only when every one was accepted. */
   sendBatch(bodies: readonly string[]): Promise<void>;
 }
@@ -26,8 +31,14 @@ export class SqsMessageQueue implements MessageQueue {
     this.#queueUrl = queueUrl;
   }
 
-  async send(body: string): Promise<void> {
-    await this.#sqs.send(new SendMessageCommand({ QueueUrl: this.#queueUrl, MessageBody: body }));
+  async send(body: string, options: SendOptions = {}): Promise<void> {
+    await this.#sqs.send(
+      new SendMessageCommand({
+        QueueUrl: this.#queueUrl,
+        MessageBody: body,
+        ...(options.delaySeconds === undefined ? {} : { DelaySeconds: options.delaySeconds }),
+      }),
+    );
   }
 
   async sendBatch(bodies: readonly string[]): Promise<void> {

@@ -35,14 +35,22 @@ export interface DeliveryRecord {
 export interface DeliveryStore {
   /** Creates the delivery unless it exists already (projections are re-run on redelivery). */
   putIfAbsent(delivery: DeliveryRecord): Promise<void>;
-  get(subscriptionId: string, deliveryId: string): Promise<DeliveryRecord | undefined>;
+  get(contactId: string, deliveryId: string): Promise<DeliveryRecord | undefined>;
+  /**
+   * Records an attempt and the new status. A delivery that is still to be sent stays in the
+   * pending index (due at `dueAt`, default now); delivered and cancelled ones leave it.
+   */
   recordAttempt(
-    subscriptionId: string,
+    contactId: string,
     deliveryId: string,
     attempt: DeliveryAttempt,
     status: DeliveryStatus,
+    dueAt?: string,
   ): Promise<void>;
 }
+
+/** Statuses still waiting to be sent; only these are in the sparse pending index. */
+const OPEN_STATUSES: ReadonlySet<DeliveryStatus> = new Set(['pending', 'failing']);
 
 export class DynamoDeliveryStore implements DeliveryStore {
   readonly #doc: DynamoDBDocumentClient;
@@ -59,8 +67,17 @@ export class DynamoDeliveryStore implements DeliveryStore {
         new PutCommand({
           TableName: this.#tableName,
           Item: {
-            ...keys.delivery(delivery.subscriptionId, delivery.deliveryId),
+            ...keys.delivery(delivery.contactId, delivery.deliveryId),
             type: 'delivery',
+            eventType: delivery.message.type,
+            ...keys.deliveryBySubscription(
+              delivery.subscriptionId,
+              delivery.createdAt,
+              delivery.deliveryId,
+            ),
+            ...(OPEN_STATUSES.has(delivery.status)
+              ? keys.pendingDelivery(delivery.createdAt, delivery.deliveryId)
+              : {}),
             ...delivery,
           },
           ConditionExpression: 'attribute_not_exists(pk)',
@@ -71,33 +88,51 @@ export class DynamoDeliveryStore implements DeliveryStore {
     }
   }
 
-  async get(subscriptionId: string, deliveryId: string): Promise<DeliveryRecord | undefined> {
+  async get(contactId: string, deliveryId: string): Promise<DeliveryRecord | undefined> {
     const { Item } = await this.#doc.send(
       new GetCommand({
         TableName: this.#tableName,
-        Key: keys.delivery(subscriptionId, deliveryId),
+        Key: keys.delivery(contactId, deliveryId),
         ConsistentRead: true,
       }),
     );
     if (Item === undefined) return undefined;
-    const { pk: _pk, sk: _sk, type: _type, ...record } = Item;
+    const {
+      pk: _pk,
+      sk: _sk,
+      type: _type,
+      eventType: _e,
+      gsi2pk: _a,
+      gsi2sk: _b,
+      gsi3pk: _c,
+      gsi3sk: _d,
+      ...record
+    } = Item;
     return record as DeliveryRecord;
   }
 
   async recordAttempt(
-    subscriptionId: string,
+    contactId: string,
     deliveryId: string,
     attempt: DeliveryAttempt,
     status: DeliveryStatus,
+    dueAt?: string,
   ): Promise<void> {
     const delivered = status === 'delivered';
+    const open = OPEN_STATUSES.has(status);
+    const pending = keys.pendingDelivery(dueAt ?? attempt.at, deliveryId);
+    const sets = [
+      '#status = :status',
+      'lastAttempt = :attempt',
+      'attemptCount = attemptCount + :one',
+    ];
+    if (delivered) sets.push('deliveredAt = :at');
+    if (open) sets.push('gsi3pk = :gsi3pk', 'gsi3sk = :gsi3sk');
     await this.#doc.send(
       new UpdateCommand({
         TableName: this.#tableName,
-        Key: keys.delivery(subscriptionId, deliveryId),
-        UpdateExpression: `SET #status = :status, lastAttempt = :attempt, attemptCount = attemptCount + :one${
-          delivered ? ', deliveredAt = :at' : ''
-        }`,
+        Key: keys.delivery(contactId, deliveryId),
+        UpdateExpression: `SET ${sets.join(', ')}${open ? '' : ' REMOVE gsi3pk, gsi3sk'}`,
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
@@ -105,6 +140,7 @@ export class DynamoDeliveryStore implements DeliveryStore {
           ':attempt': attempt,
           ':one': 1,
           ...(delivered ? { ':at': attempt.at } : {}),
+          ...(open ? { ':gsi3pk': pending.gsi3pk, ':gsi3sk': pending.gsi3sk } : {}),
         },
       }),
     );

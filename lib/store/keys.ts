@@ -12,6 +12,10 @@ export function contactIdFor(normalizedEmail: string): string {
 export const INDEX = {
   /** Contacts by stage, newest stage change first. */
   byStage: 'byStage',
+  /** Deliveries per subscription, newest first. */
+  bySubscription: 'bySubscription',
+  /** Deliveries still to be sent, by due time (sparse). */
+  pendingDeliveries: 'pendingDeliveries',
 } as const;
 
 const pad = (sequence: number) => String(sequence).padStart(8, '0');
@@ -44,8 +48,19 @@ export const keys = {
   }),
   subscriptionPartition: 'SUBSCRIPTION',
   message: (messageId: string) => ({ pk: `MESSAGE#${messageId.toLowerCase()}`, sk: 'MESSAGE' }),
-  delivery: (subscriptionId: string, deliveryId: string) => ({
-    pk: `SUBSCRIPTION#${subscriptionId}`,
+  /** Deliveries live in their contact's partition: erasing the contact erases them. */
+  delivery: (contactId: string, deliveryId: string) => ({
+    pk: `CONTACT#${contactId}`,
     sk: `DELIVERY#${deliveryId}`,
+  }),
+  /** The bySubscription index key of a delivery item. */
+  deliveryBySubscription: (subscriptionId: string, createdAt: string, deliveryId: string) => ({
+    gsi2pk: `SUBSCRIPTION#${subscriptionId}`,
+    gsi2sk: `${createdAt}#${deliveryId}`,
+  }),
+  /** The sparse pendingDeliveries index key: only deliveries still to be sent carry it. */
+  pendingDelivery: (dueAt: string, deliveryId: string) => ({
+    gsi3pk: 'PENDING',
+    gsi3sk: `${dueAt}#${deliveryId}`,
   }),
 } as const;

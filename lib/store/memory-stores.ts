@@ -1,3 +1,5 @@
+import type { Stage } from '../domain/stage.ts';
+import type { ContactDirectory, ContactSummary } from './contact-directory.ts';
 import {
   type ContactRecord,
   type ContactStore,
@@ -30,7 +32,7 @@ export interface MemoryPartitionMember {
 }
 
 /** Contact items in a Map, with the same optimistic version check as the DynamoDB store. */
-export class MemoryContactStore implements ContactStore {
+export class MemoryContactStore implements ContactStore, ContactDirectory {
   readonly #items = new Map<string, ContactRecord | ErasedContact>();
   readonly #partitionMembers: MemoryPartitionMember[];
 
@@ -90,6 +92,33 @@ export class MemoryContactStore implements ContactStore {
     return this.#partitionMembers.reduce((sum, member) => sum + member.purge(contactId), 0);
   }
 
+  /** Contacts in a stage, newest stage change first (ties by id, as the index sorts). */
+  async listByStage(stage: Stage, page: PageRequest): Promise<Page<ContactSummary>> {
+    const summaries = this.all()
+      .filter((contact) => contact.stage === stage)
+      .sort((a, b) => {
+        const keyA = `${a.stageChangedAt}#${a.contactId}`;
+        const keyB = `${b.stageChangedAt}#${b.contactId}`;
+        return keyA < keyB ? 1 : -1;
+      })
+      .map(
+        (contact): ContactSummary => ({
+          contactId: contact.contactId,
+          email: contact.email,
+          stage: contact.stage,
+          stageChangedAt: contact.stageChangedAt,
+          flags: contact.flags,
+          qualification: contact.qualification,
+          summary: Object.fromEntries(
+            (['name', 'firstName', 'lastName', 'company'] as const)
+              .filter((field) => contact.facts.profile[field] !== undefined)
+              .map((field) => [field, contact.facts.profile[field]?.value]),
+          ),
+        }),
+      );
+    return memoryPage(summaries, page);
+  }
+
   /** Copies of every stored contact, erased ones left out (a test helper; not part of ContactStore). */
   all(): ContactRecord[] {
     return [...this.#items.values()]
@@ -124,38 +153,49 @@ export class MemorySubscriptionStore implements SubscriptionStore {
   }
 }
 
-const deliveryKey = (subscriptionId: string, deliveryId: string) =>
-  `${subscriptionId}\n${deliveryId}`;
+const deliveryKey = (contactId: string, deliveryId: string) => `${contactId}\n${deliveryId}`;
 
 /** Deliveries in a Map keyed by subscription and delivery id, like the DynamoDB item keys. */
-export class MemoryDeliveryStore implements DeliveryStore {
+export class MemoryDeliveryStore implements DeliveryStore, MemoryPartitionMember {
   readonly #items = new Map<string, DeliveryRecord>();
 
   /** Stores a copy unless the delivery exists already; the first one is kept. */
   async putIfAbsent(delivery: DeliveryRecord): Promise<void> {
-    const key = deliveryKey(delivery.subscriptionId, delivery.deliveryId);
+    const key = deliveryKey(delivery.contactId, delivery.deliveryId);
     if (!this.#items.has(key)) this.#items.set(key, structuredClone(delivery));
   }
 
   /** Returns a copy of the delivery, or undefined. */
-  async get(subscriptionId: string, deliveryId: string): Promise<DeliveryRecord | undefined> {
-    const item = this.#items.get(deliveryKey(subscriptionId, deliveryId));
+  async get(contactId: string, deliveryId: string): Promise<DeliveryRecord | undefined> {
+    const item = this.#items.get(deliveryKey(contactId, deliveryId));
     return item === undefined ? undefined : structuredClone(item);
   }
 
   /** Counts the attempt, sets status, lastAttempt (and deliveredAt); throws if missing. */
   async recordAttempt(
-    subscriptionId: string,
+    contactId: string,
     deliveryId: string,
     attempt: DeliveryAttempt,
     status: DeliveryStatus,
   ): Promise<void> {
-    const item = this.#items.get(deliveryKey(subscriptionId, deliveryId));
+    const item = this.#items.get(deliveryKey(contactId, deliveryId));
     if (item === undefined) throw conditionalCheckFailed();
     item.status = status;
     item.lastAttempt = structuredClone(attempt);
     item.attemptCount += 1;
     if (status === 'delivered') item.deliveredAt = attempt.at;
+  }
+
+  /** Erases the contact's deliveries with it. */
+  purge(contactId: string): number {
+    let count = 0;
+    for (const [key, item] of this.#items) {
+      if (item.contactId === contactId) {
+        this.#items.delete(key);
+        count += 1;
+      }
+    }
+    return count;
   }
 
   /** Copies of every stored delivery (a test helper; not part of DeliveryStore). */

@@ -2,8 +2,8 @@ import type { CreateTableCommandInput, GlobalSecondaryIndex } from '@aws-sdk/cli
 import { INDEX } from './keys.ts';
 
 /**
- * The global secondary indexes. `byStage` projects only what a list of contacts shows,
- * so the contact's facts are not written twice.
+ * The global secondary indexes. Each projects only what its list shows, so large items
+ * (a contact's facts, a delivery's payload) are not written twice.
  */
 export const GLOBAL_INDEXES: GlobalSecondaryIndex[] = [
   {
@@ -25,6 +25,38 @@ export const GLOBAL_INDEXES: GlobalSecondaryIndex[] = [
       ],
     },
   },
+  {
+    IndexName: INDEX.bySubscription,
+    KeySchema: [
+      { AttributeName: 'gsi2pk', KeyType: 'HASH' },
+      { AttributeName: 'gsi2sk', KeyType: 'RANGE' },
+    ],
+    Projection: {
+      ProjectionType: 'INCLUDE',
+      NonKeyAttributes: [
+        'deliveryId',
+        'contactId',
+        'subscriptionId',
+        'eventType',
+        'status',
+        'attemptCount',
+        'lastAttempt',
+        'createdAt',
+        'deliveredAt',
+      ],
+    },
+  },
+  {
+    IndexName: INDEX.pendingDeliveries,
+    KeySchema: [
+      { AttributeName: 'gsi3pk', KeyType: 'HASH' },
+      { AttributeName: 'gsi3sk', KeyType: 'RANGE' },
+    ],
+    Projection: {
+      ProjectionType: 'INCLUDE',
+      NonKeyAttributes: ['deliveryId', 'contactId', 'subscriptionId', 'status'],
+    },
+  },
 ];
 
 /** The single table's key schema and indexes; the CDK stack declares the same. */
@@ -37,6 +69,10 @@ export function tableDefinition(tableName: string): CreateTableCommandInput {
       { AttributeName: 'sk', AttributeType: 'S' },
       { AttributeName: 'gsi1pk', AttributeType: 'S' },
       { AttributeName: 'gsi1sk', AttributeType: 'S' },
+      { AttributeName: 'gsi2pk', AttributeType: 'S' },
+      { AttributeName: 'gsi2sk', AttributeType: 'S' },
+      { AttributeName: 'gsi3pk', AttributeType: 'S' },
+      { AttributeName: 'gsi3sk', AttributeType: 'S' },
     ],
     KeySchema: [
       { AttributeName: 'pk', KeyType: 'HASH' },

@@ -1,10 +1,12 @@
-import type { WebhookMessage } from '../../lib/delivery/message.ts';
+import type { StageChangedData, WebhookMessage } from '../../lib/delivery/message.ts';
 import { crmValuesFor, defaultCrmMapping } from '../../lib/domain/crm.ts';
 import { emptyFacts } from '../../lib/domain/facts.ts';
 import type { ContactRecord } from '../../lib/store/contact-store.ts';
 
 /** A complete `contact.stage_changed` message for tests that only carry one around. */
-export function sampleMessage(overrides: Partial<WebhookMessage['data']> = {}): WebhookMessage {
+export function sampleMessage(
+  overrides: Partial<StageChangedData> = {},
+): Extract<WebhookMessage, { type: 'contact.stage_changed' }> {
   return {
     type: 'contact.stage_changed',
     timestamp: '2025-03-01T12:00:00.000Z',

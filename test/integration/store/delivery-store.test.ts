@@ -28,13 +28,13 @@ describe.each(dynamoBackends)('DynamoDeliveryStore on $name', (backend) => {
   const store = () => new DynamoDeliveryStore(table().doc, table().tableName);
 
   it('get resolves to undefined for an unknown delivery', async () => {
-    await expect(store().get('sub_1', newDeliveryId())).resolves.toBeUndefined();
+    await expect(store().get('ct_1', newDeliveryId())).resolves.toBeUndefined();
   });
 
   it('putIfAbsent creates the delivery; get returns exactly it, without pk/sk/type', async () => {
     const record = deliveryRecord(newDeliveryId());
     await store().putIfAbsent(record);
-    const got = await store().get(record.subscriptionId, record.deliveryId);
+    const got = await store().get(record.contactId, record.deliveryId);
     expect(got).toStrictEqual(record);
     expect(got).not.toHaveProperty('pk');
     expect(got).not.toHaveProperty('sk');
@@ -43,11 +43,11 @@ describe.each(dynamoBackends)('DynamoDeliveryStore on $name', (backend) => {
     const { Item } = await table().doc.send(
       new GetCommand({
         TableName: table().tableName,
-        Key: keys.delivery(record.subscriptionId, record.deliveryId),
+        Key: keys.delivery(record.contactId, record.deliveryId),
       }),
     );
     expect(Item).toMatchObject({
-      ...keys.delivery(record.subscriptionId, record.deliveryId),
+      ...keys.delivery(record.contactId, record.deliveryId),
       type: 'delivery',
     });
   });
@@ -61,16 +61,16 @@ describe.each(dynamoBackends)('DynamoDeliveryStore on $name', (backend) => {
         deliveryRecord(id, { contactId: 'ct_other', createdAt: '2025-04-01T00:00:00.000Z' }),
       ),
     ).resolves.toBeUndefined();
-    await expect(store().get(first.subscriptionId, id)).resolves.toStrictEqual(first);
+    await expect(store().get(first.contactId, id)).resolves.toStrictEqual(first);
   });
 
   it('putIfAbsent after attempts does not reset the delivery (a re-run projection)', async () => {
     const id = newDeliveryId();
     const first = deliveryRecord(id);
     await store().putIfAbsent(first);
-    await store().recordAttempt(first.subscriptionId, id, failedAttempt, 'failing');
+    await store().recordAttempt(first.contactId, id, failedAttempt, 'failing');
     await store().putIfAbsent(first);
-    await expect(store().get(first.subscriptionId, id)).resolves.toStrictEqual({
+    await expect(store().get(first.contactId, id)).resolves.toStrictEqual({
       ...first,
       status: 'failing',
       attemptCount: 1,
@@ -78,14 +78,48 @@ describe.each(dynamoBackends)('DynamoDeliveryStore on $name', (backend) => {
     });
   });
 
-  it('keeps deliveries with the same id under different subscriptions apart', async () => {
+  it('keeps deliveries with the same id for different contacts apart', async () => {
     const id = newDeliveryId();
-    const a = deliveryRecord(id, { subscriptionId: 'sub_a' });
+    const a = deliveryRecord(id, { subscriptionId: 'sub_a', contactId: 'ct_1' });
     const b = deliveryRecord(id, { subscriptionId: 'sub_b', contactId: 'ct_2' });
     await store().putIfAbsent(a);
     await store().putIfAbsent(b);
-    await expect(store().get('sub_a', id)).resolves.toStrictEqual(a);
-    await expect(store().get('sub_b', id)).resolves.toStrictEqual(b);
+    await expect(store().get('ct_1', id)).resolves.toStrictEqual(a);
+    await expect(store().get('ct_2', id)).resolves.toStrictEqual(b);
+  });
+
+  it('keeps a delivery in the pending index until it is delivered, due at its next attempt', async () => {
+    const id = newDeliveryId();
+    const record = deliveryRecord(id);
+    await store().putIfAbsent(record);
+    const pendingKeys = async () => {
+      const { Item } = await table().doc.send(
+        new GetCommand({ TableName: table().tableName, Key: keys.delivery(record.contactId, id) }),
+      );
+      return { gsi3pk: Item?.gsi3pk, gsi3sk: Item?.gsi3sk, gsi2pk: Item?.gsi2pk };
+    };
+    expect(await pendingKeys()).toEqual({
+      gsi3pk: 'PENDING',
+      gsi3sk: `${record.createdAt}#${id}`,
+      gsi2pk: `SUBSCRIPTION#${record.subscriptionId}`,
+    });
+    await store().recordAttempt(
+      record.contactId,
+      id,
+      failedAttempt,
+      'failing',
+      '2025-03-01T10:05:01.000Z',
+    );
+    expect(await pendingKeys()).toMatchObject({
+      gsi3pk: 'PENDING',
+      gsi3sk: `2025-03-01T10:05:01.000Z#${id}`,
+    });
+    await store().recordAttempt(record.contactId, id, deliveredAttempt, 'delivered');
+    expect(await pendingKeys()).toEqual({
+      gsi3pk: undefined,
+      gsi3sk: undefined,
+      gsi2pk: `SUBSCRIPTION#${record.subscriptionId}`,
+    });
   });
 
   it('recordAttempt increments attemptCount and keeps the last attempt and status', async () => {
@@ -93,8 +127,8 @@ describe.each(dynamoBackends)('DynamoDeliveryStore on $name', (backend) => {
     const record = deliveryRecord(id);
     await store().putIfAbsent(record);
 
-    await store().recordAttempt(record.subscriptionId, id, failedAttempt, 'failing');
-    const afterOne = await store().get(record.subscriptionId, id);
+    await store().recordAttempt(record.contactId, id, failedAttempt, 'failing');
+    const afterOne = await store().get(record.contactId, id);
     expect(afterOne).toStrictEqual({
       ...record,
       status: 'failing',
@@ -108,8 +142,8 @@ describe.each(dynamoBackends)('DynamoDeliveryStore on $name', (backend) => {
       latencyMs: 15_000,
       error: 'timeout',
     };
-    await store().recordAttempt(record.subscriptionId, id, timeout, 'failing');
-    await expect(store().get(record.subscriptionId, id)).resolves.toStrictEqual({
+    await store().recordAttempt(record.contactId, id, timeout, 'failing');
+    await expect(store().get(record.contactId, id)).resolves.toStrictEqual({
       ...record,
       status: 'failing',
       attemptCount: 2,
@@ -121,9 +155,9 @@ describe.each(dynamoBackends)('DynamoDeliveryStore on $name', (backend) => {
     const id = newDeliveryId();
     const record = deliveryRecord(id);
     await store().putIfAbsent(record);
-    await store().recordAttempt(record.subscriptionId, id, failedAttempt, 'failing');
-    await store().recordAttempt(record.subscriptionId, id, deliveredAttempt, 'delivered');
-    await expect(store().get(record.subscriptionId, id)).resolves.toStrictEqual({
+    await store().recordAttempt(record.contactId, id, failedAttempt, 'failing');
+    await store().recordAttempt(record.contactId, id, deliveredAttempt, 'delivered');
+    await expect(store().get(record.contactId, id)).resolves.toStrictEqual({
       ...record,
       status: 'delivered',
       attemptCount: 2,
@@ -143,8 +177,8 @@ describe.each(dynamoBackends)('DynamoDeliveryStore on $name', (backend) => {
       error: 'ECONNREFUSED',
       responseBody: undefined,
     };
-    await store().recordAttempt(record.subscriptionId, id, attempt, 'failing');
-    await expect(store().get(record.subscriptionId, id)).resolves.toStrictEqual({
+    await store().recordAttempt(record.contactId, id, attempt, 'failing');
+    await expect(store().get(record.contactId, id)).resolves.toStrictEqual({
       ...record,
       status: 'failing',
       attemptCount: 1,
@@ -158,18 +192,18 @@ describe.each(dynamoBackends)('DynamoDeliveryStore on $name', (backend) => {
     await store().putIfAbsent(record);
     await Promise.all(
       Array.from({ length: 10 }, () =>
-        store().recordAttempt(record.subscriptionId, id, failedAttempt, 'failing'),
+        store().recordAttempt(record.contactId, id, failedAttempt, 'failing'),
       ),
     );
-    const got = await store().get(record.subscriptionId, id);
+    const got = await store().get(record.contactId, id);
     expect(got?.attemptCount).toBe(10);
   });
 
   it('recordAttempt throws for a missing delivery and creates nothing', async () => {
     const id = newDeliveryId();
     await expect(
-      store().recordAttempt('sub_1', id, deliveredAttempt, 'delivered'),
+      store().recordAttempt('ct_1', id, deliveredAttempt, 'delivered'),
     ).rejects.toMatchObject({ name: 'ConditionalCheckFailedException' });
-    await expect(store().get('sub_1', id)).resolves.toBeUndefined();
+    await expect(store().get('ct_1', id)).resolves.toBeUndefined();
   });
 });

@@ -14,11 +14,28 @@ describe.each(dynamoBackends)('ensureTable on $name', (backend) => {
     );
     const expected = tableDefinition(table().tableName);
     expect(Table?.KeySchema).toStrictEqual(expected.KeySchema);
+    const byName = (a: { AttributeName?: string }, b: { AttributeName?: string }) =>
+      (a.AttributeName ?? '').localeCompare(b.AttributeName ?? '');
+    expect([...(Table?.AttributeDefinitions ?? [])].sort(byName)).toStrictEqual(
+      [...(expected.AttributeDefinitions ?? [])].sort(byName),
+    );
     expect(
-      [...(Table?.AttributeDefinitions ?? [])].sort((a, b) =>
-        (a.AttributeName ?? '').localeCompare(b.AttributeName ?? ''),
-      ),
-    ).toStrictEqual(expected.AttributeDefinitions);
+      (Table?.GlobalSecondaryIndexes ?? [])
+        .map((index) => ({
+          name: index.IndexName,
+          keys: index.KeySchema,
+          projection: index.Projection?.ProjectionType,
+        }))
+        .sort((a, b) => (a.name ?? '').localeCompare(b.name ?? '')),
+    ).toStrictEqual(
+      (expected.GlobalSecondaryIndexes ?? [])
+        .map((index) => ({
+          name: index.IndexName,
+          keys: index.KeySchema,
+          projection: index.Projection?.ProjectionType,
+        }))
+        .sort((a, b) => (a.name ?? '').localeCompare(b.name ?? '')),
+    );
     expect(Table?.BillingModeSummary?.BillingMode ?? 'PAY_PER_REQUEST').toBe('PAY_PER_REQUEST');
   });
 

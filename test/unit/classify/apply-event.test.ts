@@ -55,8 +55,8 @@ describe('applyEvent', () => {
         String(a.subscriptionId).localeCompare(String(b.subscriptionId)),
       ),
     ).toEqual([
-      { v: 1, subscriptionId: 'sub_a', deliveryId: expectedIds[0] },
-      { v: 1, subscriptionId: 'sub_b', deliveryId: expectedIds[1] },
+      { v: 1, contactId, subscriptionId: 'sub_a', deliveryId: expectedIds[0] },
+      { v: 1, contactId, subscriptionId: 'sub_b', deliveryId: expectedIds[1] },
     ]);
   });
 

@@ -1,8 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DeliveryJob } from '../../../lib/classify/apply-event.ts';
 import { createDeliverHandler, type DeliverDeps } from '../../../lib/delivery/deliver-handler.ts';
+import type { DeliveryJob } from '../../../lib/delivery/job.ts';
 import { generateSigningSecret } from '../../../lib/delivery/sign.ts';
 import { silentLogger } from '../../../lib/observability/logger.ts';
 import type { DeliveryRecord } from '../../../lib/store/delivery-store.ts';
@@ -56,7 +56,12 @@ async function fixture(
     logger: silentLogger,
     timeoutMs: options.timeoutMs ?? 2_000,
   };
-  const job: DeliveryJob = { v: 1, subscriptionId: 'sub_1', deliveryId: 'msg_1' };
+  const job: DeliveryJob = {
+    v: 1,
+    contactId: 'ct_1',
+    subscriptionId: 'sub_1',
+    deliveryId: 'msg_1',
+  };
   return {
     secret,
     deliveries,
@@ -92,7 +97,7 @@ describe('createDeliverHandler', () => {
     });
     expect(verified).toEqual(message);
 
-    const stored = await f.deliveries.get('sub_1', 'msg_1');
+    const stored = await f.deliveries.get('ct_1', 'msg_1');
     expect(stored).toMatchObject({
       status: 'delivered',
       attemptCount: 1,
@@ -108,7 +113,7 @@ describe('createDeliverHandler', () => {
     const response = await f.handle();
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'rec-1' }]);
     expect(server.received).toHaveLength(1);
-    const stored = await f.deliveries.get('sub_1', 'msg_1');
+    const stored = await f.deliveries.get('ct_1', 'msg_1');
     expect(stored).toMatchObject({
       status: 'failing',
       attemptCount: 1,
@@ -129,7 +134,7 @@ describe('createDeliverHandler', () => {
       'msg_1',
       'msg_1',
     ]);
-    expect(await f.deliveries.get('sub_1', 'msg_1')).toMatchObject({
+    expect(await f.deliveries.get('ct_1', 'msg_1')).toMatchObject({
       status: 'delivered',
       attemptCount: 2,
     });
@@ -143,7 +148,7 @@ describe('createDeliverHandler', () => {
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'rec-1' }]);
     expect(server.received).toHaveLength(1);
     expect(elsewhere.received).toHaveLength(0);
-    expect(await f.deliveries.get('sub_1', 'msg_1')).toMatchObject({
+    expect(await f.deliveries.get('ct_1', 'msg_1')).toMatchObject({
       status: 'failing',
       lastAttempt: { statusCode: 302 },
     });
@@ -158,7 +163,7 @@ describe('createDeliverHandler', () => {
     const response = await f.handle();
     expect(performance.now() - started).toBeLessThan(2_000);
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'rec-1' }]);
-    const stored = await f.deliveries.get('sub_1', 'msg_1');
+    const stored = await f.deliveries.get('ct_1', 'msg_1');
     expect(stored?.status).toBe('failing');
     expect(stored?.lastAttempt?.statusCode).toBeUndefined();
     expect(stored?.lastAttempt?.error).toMatch(/timed out/);
@@ -171,7 +176,7 @@ describe('createDeliverHandler', () => {
     const f = await fixture(url);
     const response = await f.handle();
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'rec-1' }]);
-    expect((await f.deliveries.get('sub_1', 'msg_1'))?.lastAttempt?.error).toEqual(
+    expect((await f.deliveries.get('ct_1', 'msg_1'))?.lastAttempt?.error).toEqual(
       expect.any(String),
     );
   });
@@ -181,7 +186,7 @@ describe('createDeliverHandler', () => {
     const f = await fixture(server.url, { status: 'delivered' });
     expect((await f.handle()).batchItemFailures).toEqual([]);
     expect(server.received).toHaveLength(0);
-    expect((await f.deliveries.get('sub_1', 'msg_1'))?.attemptCount).toBe(0);
+    expect((await f.deliveries.get('ct_1', 'msg_1'))?.attemptCount).toBe(0);
   });
 
   it('cancels, without a request, a delivery whose subscription was deleted', async () => {
@@ -189,7 +194,7 @@ describe('createDeliverHandler', () => {
     const f = await fixture(server.url, { subscribed: false });
     expect((await f.handle()).batchItemFailures).toEqual([]);
     expect(server.received).toHaveLength(0);
-    expect(await f.deliveries.get('sub_1', 'msg_1')).toMatchObject({
+    expect(await f.deliveries.get('ct_1', 'msg_1')).toMatchObject({
       status: 'cancelled',
       attemptCount: 1,
       lastAttempt: { error: 'subscription deleted' },

@@ -113,7 +113,7 @@ describe('MemoryDeliveryStore', () => {
     const store = new MemoryDeliveryStore();
     await store.putIfAbsent(delivery());
     await store.putIfAbsent({ ...delivery(), status: 'failing', attemptCount: 5 });
-    expect(await store.get('sub_1', 'msg_1')).toEqual(delivery());
+    expect(await store.get('ct_1', 'msg_1')).toEqual(delivery());
     expect(await store.get('sub_2', 'msg_1')).toBeUndefined();
   });
 
@@ -121,16 +121,16 @@ describe('MemoryDeliveryStore', () => {
     const store = new MemoryDeliveryStore();
     await store.putIfAbsent(delivery());
     const failed = { at: '2025-01-01T00:01:00.000Z', statusCode: 500, latencyMs: 12 };
-    await store.recordAttempt('sub_1', 'msg_1', failed, 'failing');
-    expect(await store.get('sub_1', 'msg_1')).toEqual({
+    await store.recordAttempt('ct_1', 'msg_1', failed, 'failing');
+    expect(await store.get('ct_1', 'msg_1')).toEqual({
       ...delivery(),
       status: 'failing',
       attemptCount: 1,
       lastAttempt: failed,
     });
     const ok = { at: '2025-01-01T00:02:00.000Z', statusCode: 204, latencyMs: 8 };
-    await store.recordAttempt('sub_1', 'msg_1', ok, 'delivered');
-    expect(await store.get('sub_1', 'msg_1')).toEqual({
+    await store.recordAttempt('ct_1', 'msg_1', ok, 'delivered');
+    expect(await store.get('ct_1', 'msg_1')).toEqual({
       ...delivery(),
       status: 'delivered',
       attemptCount: 2,
@@ -141,23 +141,23 @@ describe('MemoryDeliveryStore', () => {
 
   it('throws, as the conditional update would, when the delivery is missing', async () => {
     const store = new MemoryDeliveryStore();
-    const attempt = store.recordAttempt('sub_1', 'msg_1', { at: 'x', latencyMs: 0 }, 'failing');
+    const attempt = store.recordAttempt('ct_1', 'msg_1', { at: 'x', latencyMs: 0 }, 'failing');
     await expect(attempt).rejects.toSatisfy(isConditionalCheckFailed);
-    expect(await store.get('sub_1', 'msg_1')).toBeUndefined();
+    expect(await store.get('ct_1', 'msg_1')).toBeUndefined();
   });
 
   it('copies on put, get and attempt', async () => {
     const store = new MemoryDeliveryStore();
     const record = delivery();
     await store.putIfAbsent(record);
-    record.message.data.sequence = 7;
-    const read = await store.get('sub_1', 'msg_1');
+    record.message.timestamp = 'changed by the caller';
+    const read = await store.get('ct_1', 'msg_1');
     if (read) read.status = 'cancelled';
     const attempt = { at: '2025-01-01T00:01:00.000Z', latencyMs: 1 };
-    await store.recordAttempt('sub_1', 'msg_1', attempt, 'failing');
+    await store.recordAttempt('ct_1', 'msg_1', attempt, 'failing');
     attempt.latencyMs = 999;
-    const stored = await store.get('sub_1', 'msg_1');
-    expect(stored?.message.data.sequence).toBe(1);
+    const stored = await store.get('ct_1', 'msg_1');
+    expect(stored?.message.timestamp).toBe('2025-03-01T12:00:00.000Z');
     expect(stored?.status).toBe('failing');
     expect(stored?.lastAttempt?.latencyMs).toBe(1);
   });

@@ -7,7 +7,12 @@ import { providersConfigSchema } from '../../../lib/ingest/email/providers-confi
 import { MemoryReplayGuard } from '../../../lib/ingest/email/replay-guard.ts';
 import type { Logger } from '../../../lib/observability/logger.ts';
 import { MemoryQueue } from '../../../lib/queue/memory-queue.ts';
-import { MemorySubscriptionStore } from '../../../lib/store/memory-stores.ts';
+import {
+  MemoryContactStore,
+  MemoryDeliveryStore,
+  MemoryHistoryStore,
+  MemorySubscriptionStore,
+} from '../../../lib/store/memory-stores.ts';
 
 export const API_KEY = 'lsk_test-key-0123456789abcdef';
 
@@ -43,7 +48,11 @@ export interface TestApiOptions {
 /** The HTTP app on memory adapters, with handles on everything a test inspects. */
 export function testApi(options: TestApiOptions = {}) {
   const ingestQueue = new MemoryQueue();
+  const deliveryQueue = new MemoryQueue();
   const subscriptions = new MemorySubscriptionStore();
+  const history = new MemoryHistoryStore();
+  const deliveries = new MemoryDeliveryStore();
+  const contacts = new MemoryContactStore([history, deliveries]);
   const logger = recordingLogger();
   const baseConfig = options.config ?? defaultAppConfig;
   const config: AppConfig =
@@ -55,6 +64,11 @@ export function testApi(options: TestApiOptions = {}) {
     config,
     ingestQueue,
     subscriptions,
+    contacts,
+    directory: contacts,
+    history,
+    deliveries,
+    deliveryQueue,
     apiKeyHashes: [hashApiKey(API_KEY)],
     allowLocalWebhookTargets: options.allowLocal ?? false,
     emailAdapters: createEmailAdapters(config.providers),
@@ -68,7 +82,17 @@ export function testApi(options: TestApiOptions = {}) {
     now,
     logger,
   };
-  return { app: createApp(deps), ingestQueue, subscriptions, logger, deps };
+  return {
+    app: createApp(deps),
+    ingestQueue,
+    deliveryQueue,
+    subscriptions,
+    contacts,
+    history,
+    deliveries,
+    logger,
+    deps,
+  };
 }
 
 export const auth = { authorization: `Bearer ${API_KEY}` };

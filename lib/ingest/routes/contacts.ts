@@ -1,0 +1,352 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { eraseContact } from '../../classify/erase-contact.ts';
+import { crmValuesFor } from '../../domain/crm.ts';
+import { normalizeEmail } from '../../domain/events.ts';
+import { STAGES } from '../../domain/stage.ts';
+import type { ContactRecord } from '../../store/contact-store.ts';
+import { InvalidCursorError } from '../../store/cursor.ts';
+import { contactIdFor } from '../../store/keys.ts';
+import { apiKeyAuth } from '../api-key-auth.ts';
+import type { ApiDeps } from '../deps.ts';
+import { problem } from '../problem.ts';
+import { createRouter } from '../router.ts';
+import { problemResponse } from '../schemas.ts';
+
+const security = [{ bearerAuth: [] }];
+const contactIdParam = z.object({
+  id: z
+    .string()
+    .regex(/^ct_[0-9a-f]{24}$/, 'a contact id such as ct_97f63aac346999c85faa4657')
+    .openapi({ example: 'ct_97f63aac346999c85faa4657' }),
+});
+const pageQuery = {
+  limit: z.coerce.number().int().min(1).max(100).default(25),
+  cursor: z
+    .string()
+    .max(2048)
+    .optional()
+    .openapi({ description: 'The `nextCursor` of the previous page' }),
+};
+const reasonSchema = z.object({ code: z.string(), message: z.string() });
+const flagsSchema = z.object({
+  contactable: z.boolean(),
+  stale: z.boolean(),
+  cadenceExceeded: z.boolean(),
+});
+
+const contactSchema = z
+  .object({
+    id: z.string(),
+    email: z.string(),
+    stage: z.enum(STAGES),
+    stageChangedAt: z.string(),
+    reasons: z.array(reasonSchema),
+    missing: z.array(z.string()),
+    qualification: z.string(),
+    flags: flagsSchema,
+    sequence: z.number().int(),
+    crm: z.object({
+      hubspot: z.object({ lifecycleStage: z.string(), leadStatus: z.string() }),
+      salesforce: z.object({ leadStatus: z.string() }),
+    }),
+    profile: z.record(z.string(), z.unknown()),
+    facts: z.object({
+      counts: z.record(z.string(), z.number()),
+      first: z.record(z.string(), z.string()),
+      last: z.record(z.string(), z.string()),
+      firstSeenAt: z.string(),
+      lastSeenAt: z.string(),
+      consent: z.unknown().optional(),
+      attribution: z.unknown().optional(),
+      replyMatch: z.string().optional(),
+    }),
+    updatedAt: z.string(),
+  })
+  .openapi('Contact');
+
+const contactSummarySchema = z
+  .object({
+    id: z.string(),
+    email: z.string(),
+    stage: z.enum(STAGES),
+    stageChangedAt: z.string(),
+    flags: flagsSchema,
+    qualification: z.string(),
+    name: z.string().optional(),
+    firstName: z.string().optional(),
+    lastName: z.string().optional(),
+    company: z.string().optional(),
+  })
+  .openapi('ContactSummary');
+
+const pageOf = <T extends z.ZodType>(item: T, name: string) =>
+  z.object({ items: z.array(item), nextCursor: z.string().optional() }).openapi(name);
+
+const timelineEntrySchema = z
+  .object({
+    eventId: z.string(),
+    kind: z.string(),
+    source: z.string(),
+    occurredAt: z.string(),
+    appliedAt: z.string(),
+    details: z.record(z.string(), z.unknown()),
+  })
+  .openapi('TimelineEntry');
+
+const stageChangeSchema = z
+  .object({
+    sequence: z.number().int(),
+    from: z.enum(STAGES).nullable(),
+    to: z.enum(STAGES),
+    direction: z.string(),
+    reasons: z.array(reasonSchema),
+    missing: z.array(z.string()),
+    flags: flagsSchema,
+    at: z.string(),
+    causedBy: z.string(),
+  })
+  .openapi('StageChange');
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+const unauthorized = problemResponse('Missing or invalid API key.');
+const notFound = problemResponse('No contact with this id (or it was erased).');
+
+const getContactRoute = createRoute({
+  method: 'get',
+  path: '/v1/contacts/{id}',
+  summary: 'A contact: stage, reasons, missing data, flags, profile and facts',
+  security,
+  request: { params: contactIdParam },
+  responses: {
+    200: json(contactSchema, 'The contact.'),
+    400: problemResponse('Not a contact id.'),
+    401: unauthorized,
+    404: notFound,
+  },
+});
+
+const listContactsRoute = createRoute({
+  method: 'get',
+  path: '/v1/contacts',
+  summary: 'Find a contact by email, or list the contacts in a stage (newest first)',
+  security,
+  request: {
+    query: z.object({
+      email: z.string().max(254).optional().openapi({ example: 'anna.schmidt@example.com' }),
+      stage: z.enum(STAGES).optional(),
+      ...pageQuery,
+    }),
+  },
+  responses: {
+    200: json(pageOf(contactSummarySchema, 'ContactPage'), 'One page of contacts.'),
+    400: problemResponse('Neither `email` nor `stage` given, or a bad cursor.'),
+    401: unauthorized,
+  },
+});
+
+const timelineRoute = createRoute({
+  method: 'get',
+  path: '/v1/contacts/{id}/timeline',
+  summary: "A contact's events, newest first",
+  security,
+  request: { params: contactIdParam, query: z.object(pageQuery) },
+  responses: {
+    200: json(pageOf(timelineEntrySchema, 'TimelinePage'), 'One page of the timeline.'),
+    400: problemResponse('Bad cursor.'),
+    401: unauthorized,
+    404: notFound,
+  },
+});
+
+const stageHistoryRoute = createRoute({
+  method: 'get',
+  path: '/v1/contacts/{id}/stage-history',
+  summary: "A contact's stage changes, oldest first",
+  security,
+  request: { params: contactIdParam, query: z.object(pageQuery) },
+  responses: {
+    200: json(pageOf(stageChangeSchema, 'StageHistoryPage'), 'One page of the stage history.'),
+    400: problemResponse('Bad cursor.'),
+    401: unauthorized,
+    404: notFound,
+  },
+});
+
+const eraseRoute = createRoute({
+  method: 'delete',
+  path: '/v1/contacts/{id}',
+  summary: 'Erase a contact (GDPR Art. 17)',
+  description:
+    'Deletes the contact, its timeline, stage history and deliveries, keeps only a marker without ' +
+    'personal data, and sends `contact.erased` to every subscriber. Later webhooks about the ' +
+    'person are dropped unless they are a fresh opt-in (form, consent, import) made after the erasure.',
+  security,
+  request: { params: contactIdParam },
+  responses: {
+    204: { description: 'Erased (or already erased).' },
+    401: unauthorized,
+    404: problemResponse('No contact with this id.'),
+  },
+});
+
+function contactView(contact: ContactRecord, deps: ApiDeps) {
+  const { facts } = contact;
+  return {
+    id: contact.contactId,
+    email: contact.email,
+    stage: contact.stage,
+    stageChangedAt: contact.stageChangedAt,
+    reasons: contact.reasons,
+    missing: contact.missing,
+    qualification: contact.qualification,
+    flags: contact.flags,
+    sequence: contact.sequence,
+    crm: crmValuesFor(contact.stage, deps.config.crm),
+    profile: Object.fromEntries(
+      Object.entries(facts.profile).map(([field, stamped]) => [field, stamped?.value]),
+    ),
+    facts: {
+      counts: facts.counts as Record<string, number>,
+      first: facts.first as Record<string, string>,
+      last: facts.last as Record<string, string>,
+      firstSeenAt: facts.firstSeenAt,
+      lastSeenAt: facts.lastSeenAt,
+      ...(facts.consent ? { consent: { ...facts.consent.value, at: facts.consent.at } } : {}),
+      ...(facts.attribution
+        ? {
+            attribution: {
+              first: facts.attribution.first.value,
+              last: facts.attribution.last.value,
+            },
+          }
+        : {}),
+      ...(facts.replyMatch ? { replyMatch: facts.replyMatch.value } : {}),
+    },
+    updatedAt: contact.updatedAt,
+  };
+}
+
+const notFoundProblem = (id: string) => ({
+  type: '/problems/not-found',
+  title: 'Not found',
+  detail: `No contact with id "${id}".`,
+});
+const badCursor = {
+  type: '/problems/invalid-cursor',
+  title: 'Invalid cursor',
+  detail: 'The cursor is not one this list handed out; start again without it.',
+  errors: [{ pointer: '#/cursor', detail: 'not valid for this list' }],
+};
+
+/** `/v1/contacts`: read contacts, their timeline and stage history, and erase them (API key). */
+export function contactRoutes(deps: ApiDeps) {
+  const router = createRouter();
+  router.use('/v1/contacts', apiKeyAuth(deps.apiKeyHashes));
+  router.use('/v1/contacts/*', apiKeyAuth(deps.apiKeyHashes));
+
+  return router
+    .openapi(listContactsRoute, async (c) => {
+      const { email, stage, limit, cursor } = c.req.valid('query');
+      if (email !== undefined) {
+        const contact = await deps.contacts.get(contactIdFor(normalizeEmail(email)));
+        const items = contact === undefined ? [] : [contactView(contact, deps)];
+        return c.json(
+          {
+            items: items.map((view) => ({
+              id: view.id,
+              email: view.email,
+              stage: view.stage,
+              stageChangedAt: view.stageChangedAt,
+              flags: view.flags,
+              qualification: view.qualification,
+              ...(view.profile as Record<string, string>),
+            })),
+          },
+          200,
+        );
+      }
+      if (stage === undefined) {
+        return problem(c, 400, {
+          type: '/problems/validation',
+          title: 'Invalid request',
+          detail: 'Give `email` to find one contact or `stage` to list a stage.',
+          errors: [{ pointer: '#/stage', detail: 'email or stage is required' }],
+        });
+      }
+      try {
+        const page = await deps.directory.listByStage(stage, {
+          limit,
+          ...(cursor ? { cursor } : {}),
+        });
+        return c.json(
+          {
+            items: page.items.map((item) => ({
+              id: item.contactId,
+              email: item.email,
+              stage: item.stage,
+              stageChangedAt: item.stageChangedAt,
+              flags: item.flags,
+              qualification: item.qualification,
+              ...item.summary,
+            })),
+            ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+          },
+          200,
+        );
+      } catch (error) {
+        if (error instanceof InvalidCursorError) return problem(c, 400, badCursor);
+        throw error;
+      }
+    })
+    .openapi(getContactRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const contact = await deps.contacts.get(id);
+      if (contact === undefined) return problem(c, 404, notFoundProblem(id));
+      return c.json(contactView(contact, deps), 200);
+    })
+    .openapi(timelineRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const { limit, cursor } = c.req.valid('query');
+      if ((await deps.contacts.get(id)) === undefined) return problem(c, 404, notFoundProblem(id));
+      try {
+        const page = await deps.history.timeline(id, { limit, ...(cursor ? { cursor } : {}) });
+        return c.json(
+          {
+            items: page.items.map(({ contactId: _contactId, ...entry }) => entry),
+            ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+          },
+          200,
+        );
+      } catch (error) {
+        if (error instanceof InvalidCursorError) return problem(c, 400, badCursor);
+        throw error;
+      }
+    })
+    .openapi(stageHistoryRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const { limit, cursor } = c.req.valid('query');
+      if ((await deps.contacts.get(id)) === undefined) return problem(c, 404, notFoundProblem(id));
+      try {
+        const page = await deps.history.stageHistory(id, { limit, ...(cursor ? { cursor } : {}) });
+        return c.json(
+          {
+            items: page.items.map(({ contactId: _contactId, ...change }) => change),
+            ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+          },
+          200,
+        );
+      } catch (error) {
+        if (error instanceof InvalidCursorError) return problem(c, 400, badCursor);
+        throw error;
+      }
+    })
+    .openapi(eraseRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const outcome = await eraseContact(id, deps);
+      if (outcome === 'not_found') return problem(c, 404, notFoundProblem(id));
+      return c.body(null, 204);
+    });
+}

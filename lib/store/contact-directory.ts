@@ -1,0 +1,58 @@
+import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { Stage, StageFlags, StageVerdict } from '../domain/stage.ts';
+import { decodeCursor, encodeCursor, type Page, type PageRequest } from './cursor.ts';
+import { INDEX } from './keys.ts';
+
+/** A contact as a list shows it (what the byStage index projects). */
+export interface ContactSummary {
+  contactId: string;
+  email: string;
+  stage: Stage;
+  stageChangedAt: string;
+  flags: StageFlags;
+  qualification: StageVerdict['qualification'];
+  summary: { name?: string; firstName?: string; lastName?: string; company?: string };
+}
+
+/** Lists of contacts: the read side of the contact items. */
+export interface ContactDirectory {
+  /** Contacts in a stage, newest stage change first. */
+  listByStage(stage: Stage, page: PageRequest): Promise<Page<ContactSummary>>;
+}
+
+export class DynamoContactDirectory implements ContactDirectory {
+  readonly #doc: DynamoDBDocumentClient;
+  readonly #tableName: string;
+
+  constructor(doc: DynamoDBDocumentClient, tableName: string) {
+    this.#doc = doc;
+    this.#tableName = tableName;
+  }
+
+  async listByStage(stage: Stage, page: PageRequest): Promise<Page<ContactSummary>> {
+    const result = await this.#doc.send(
+      new QueryCommand({
+        TableName: this.#tableName,
+        IndexName: INDEX.byStage,
+        KeyConditionExpression: 'gsi1pk = :stage',
+        ExpressionAttributeValues: { ':stage': `STAGE#${stage}` },
+        ScanIndexForward: false,
+        Limit: page.limit,
+        ExclusiveStartKey: decodeCursor(page.cursor, ['gsi1pk', 'gsi1sk', 'pk', 'sk']),
+      }),
+    );
+    const nextCursor = encodeCursor(result.LastEvaluatedKey);
+    const items = (result.Items ?? []).map(
+      (item): ContactSummary => ({
+        contactId: item.contactId,
+        email: item.email,
+        stage: item.stage,
+        stageChangedAt: item.stageChangedAt,
+        flags: item.flags,
+        qualification: item.qualification,
+        summary: item.summary ?? {},
+      }),
+    );
+    return { items, ...(nextCursor ? { nextCursor } : {}) };
+  }
+}
