@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { AttributeType, BillingMode, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -10,6 +10,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { parseAppConfig } from '../lib/config/app-config.ts';
+import { GLOBAL_INDEXES } from '../lib/store/table.ts';
 
 /** Properties of the {@link Leadstage} construct. Every property is optional. */
 export interface LeadstageProps {
@@ -159,6 +160,20 @@ export class Leadstage extends Construct {
       timeToLiveAttribute: 'expiresAt',
       removalPolicy,
     });
+    // The same indexes the local runtime creates (lib/store/table.ts is the one definition).
+    for (const index of GLOBAL_INDEXES) {
+      const [hash, range] = index.KeySchema ?? [];
+      if (index.IndexName === undefined || hash?.AttributeName === undefined) continue;
+      this.table.addGlobalSecondaryIndex({
+        indexName: index.IndexName,
+        partitionKey: { name: hash.AttributeName, type: AttributeType.STRING },
+        ...(range?.AttributeName
+          ? { sortKey: { name: range.AttributeName, type: AttributeType.STRING } }
+          : {}),
+        projectionType: ProjectionType.INCLUDE,
+        nonKeyAttributes: index.Projection?.NonKeyAttributes ?? [],
+      });
+    }
 
     const queue = (name: string, consumerTimeout: Duration) => {
       const dlq = new Queue(this, `${name}Dlq`, {
@@ -245,7 +260,10 @@ export class Leadstage extends Construct {
     this.functions = { api, classify, deliver };
 
     // Least privilege. Consuming a queue is granted by its event source below.
+    // The api queues events, and for an erasure also the contact.erased deliveries (delivery
+    // queue) and a delayed re-purge (ingest queue).
     this.ingestQueue.grantSendMessages(api);
+    this.deliveryQueue.grantSendMessages(api);
     this.table.grantReadWriteData(api);
 
     this.table.grantReadWriteData(classify);

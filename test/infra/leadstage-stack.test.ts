@@ -10,6 +10,7 @@ import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Leadstage, type LeadstageProps } from '../../infra/leadstage.ts';
 import { LeadstageStack, type LeadstageStackProps } from '../../infra/leadstage-stack.ts';
+import { GLOBAL_INDEXES } from '../../lib/store/table.ts';
 
 /** The feature flags of cdk.json, so the template under test is the one `cdk synth` makes. */
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
@@ -252,16 +253,40 @@ describe('Leadstage stack (bundled with the local esbuild)', () => {
     template.hasOutput('ApiUrl', {});
   });
 
-  it('lets the api function send to the ingest queue only, and consume no queue', () => {
+  it('lets the api function send to the two queues (events; erasure notices and re-purge), and consume none', () => {
     const { api } = leadstage.functions;
     const ingest = getAtt(logicalId(leadstage.ingestQueue));
     const delivery = getAtt(logicalId(leadstage.deliveryQueue));
-    expect(resourcesAllowed(template, api, 'sqs:SendMessage')).toEqual([ingest]);
+    expect(resourcesAllowed(template, api, 'sqs:SendMessage').sort()).toEqual(
+      [delivery, ingest].sort(),
+    );
+    const dlqs = [getAtt(logicalId(leadstage.ingestDlq)), getAtt(logicalId(leadstage.deliveryDlq))];
     const sqsResources = statementsOf(template, api)
       .filter((s) => asArray(s.Action as string | string[]).some((a) => a.startsWith('sqs:')))
       .flatMap((s) => asArray(s.Resource));
-    expect(sqsResources).not.toContainEqual(delivery);
+    for (const dlq of dlqs) expect(sqsResources).not.toContainEqual(dlq);
     expect(resourcesAllowed(template, api, 'sqs:ReceiveMessage')).toEqual([]);
+  });
+
+  it('declares the indexes of lib/store/table.ts on the table', () => {
+    const table = Object.values(template.findResources('AWS::DynamoDB::Table'))[0] as {
+      Properties: {
+        GlobalSecondaryIndexes: { IndexName: string; KeySchema: unknown; Projection: unknown }[];
+      };
+    };
+    expect(table.Properties.GlobalSecondaryIndexes.map((index) => index.IndexName).sort()).toEqual(
+      GLOBAL_INDEXES.map((index) => index.IndexName).sort(),
+    );
+    for (const index of GLOBAL_INDEXES) {
+      const declared = table.Properties.GlobalSecondaryIndexes.find(
+        (d) => d.IndexName === index.IndexName,
+      );
+      expect(declared?.KeySchema).toEqual(index.KeySchema);
+      expect(declared?.Projection).toEqual({
+        ProjectionType: 'INCLUDE',
+        NonKeyAttributes: index.Projection?.NonKeyAttributes,
+      });
+    }
   });
 
   it('lets classify send to the delivery queue only and consume the ingest queue only', () => {
