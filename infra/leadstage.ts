@@ -201,6 +201,8 @@ export class Leadstage extends Construct {
       TABLE_NAME: this.table.tableName,
       INGEST_QUEUE_URL: this.ingestQueue.queueUrl,
       DELIVERY_QUEUE_URL: this.deliveryQueue.queueUrl,
+      INGEST_DLQ_URL: this.ingestDlq.queueUrl,
+      DELIVERY_DLQ_URL: this.deliveryDlq.queueUrl,
       NODE_OPTIONS: '--enable-source-maps',
       ...(configJson === undefined ? {} : { LEADSTAGE_CONFIG_JSON: configJson }),
     };
@@ -268,8 +270,11 @@ export class Leadstage extends Construct {
 
     this.table.grantReadWriteData(classify);
     this.deliveryQueue.grantSendMessages(classify);
+    // Unreadable messages are parked in the DLQ at once, with the reason.
+    this.ingestDlq.grantSendMessages(classify);
 
     this.table.grantReadWriteData(deliver);
+    this.deliveryDlq.grantSendMessages(deliver);
 
     const eventSource = (source: Queue) =>
       new SqsEventSource(source, {

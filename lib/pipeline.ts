@@ -85,12 +85,18 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     deliveryQueue,
     messages: new DynamoMessageIndexStore(doc, settings.tableName),
     history,
+    ...(settings.ingestDlqUrl
+      ? { deadLetters: new SqsMessageQueue(clients.sqs, settings.ingestDlqUrl) }
+      : {}),
     now,
     logger,
   };
   const deliverDeps: DeliverDeps = {
     subscriptions,
     deliveries,
+    ...(settings.deliveryDlqUrl
+      ? { deadLetters: new SqsMessageQueue(clients.sqs, settings.deliveryDlqUrl) }
+      : {}),
     now,
     logger,
     ...(options.deliveryTimeoutMs === undefined ? {} : { timeoutMs: options.deliveryTimeoutMs }),

@@ -39,6 +39,8 @@ export interface ClassifyDeps {
   deliveryQueue: MessageQueue;
   messages: MessageIndexStore;
   history: HistoryStore;
+  /** The ingest DLQ: unreadable messages are parked there with the reason. */
+  deadLetters?: MessageQueue;
   now: () => Date;
   logger: Logger;
 }

@@ -9,6 +9,9 @@ export interface Settings {
   tableName: string;
   ingestQueueUrl: string;
   deliveryQueueUrl: string;
+  /** Dead-letter queues: unreadable messages are parked there at once, with the reason. */
+  ingestDlqUrl?: string;
+  deliveryDlqUrl?: string;
   /** SHA-256 hex digests of the accepted API keys; the keys themselves are never kept. */
   apiKeyHashes: string[];
   config: AppConfig;
@@ -25,6 +28,8 @@ const lambdaEnvSchema = z.object({
   TABLE_NAME: z.string().min(1),
   INGEST_QUEUE_URL: z.url(),
   DELIVERY_QUEUE_URL: z.url(),
+  INGEST_DLQ_URL: z.url().optional(),
+  DELIVERY_DLQ_URL: z.url().optional(),
   LEADSTAGE_CONFIG_JSON: z.string().optional(),
   LEADSTAGE_API_KEY_HASHES: z
     .string()
@@ -45,6 +50,8 @@ export function settingsFromLambdaEnv(env: Record<string, string | undefined>): 
     tableName: parsed.TABLE_NAME,
     ingestQueueUrl: parsed.INGEST_QUEUE_URL,
     deliveryQueueUrl: parsed.DELIVERY_QUEUE_URL,
+    ...(parsed.INGEST_DLQ_URL ? { ingestDlqUrl: parsed.INGEST_DLQ_URL } : {}),
+    ...(parsed.DELIVERY_DLQ_URL ? { deliveryDlqUrl: parsed.DELIVERY_DLQ_URL } : {}),
     apiKeyHashes: parsed.LEADSTAGE_API_KEY_HASHES,
     config:
       parsed.LEADSTAGE_CONFIG_JSON === undefined

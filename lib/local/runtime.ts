@@ -79,6 +79,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       tableName: TABLE_NAME,
       ingestQueueUrl: ingest.url,
       deliveryQueueUrl: delivery.url,
+      ingestDlqUrl: ingest.dlqUrl,
+      deliveryDlqUrl: delivery.dlqUrl,
       apiKeyHashes: [hashApiKey(options.apiKey)],
       config: options.config,
       allowLocalWebhookTargets: true,

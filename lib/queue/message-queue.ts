@@ -4,6 +4,8 @@ import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aw
 export interface SendOptions {
   /** Seconds before the message can be received (SQS allows 0 to 900). */
   delaySeconds?: number;
+  /** String message attributes, e.g. why a message was dead-lettered. */
+  attributes?: Record<string, string>;
 }
 
 export interface MessageQueue {
@@ -37,6 +39,16 @@ export class SqsMessageQueue implements MessageQueue {
         QueueUrl: this.#queueUrl,
         MessageBody: body,
         ...(options.delaySeconds === undefined ? {} : { DelaySeconds: options.delaySeconds }),
+        ...(options.attributes === undefined
+          ? {}
+          : {
+              MessageAttributes: Object.fromEntries(
+                Object.entries(options.attributes).map(([name, value]) => [
+                  name,
+                  { DataType: 'String', StringValue: value },
+                ]),
+              ),
+            }),
       }),
     );
   }

@@ -289,19 +289,24 @@ describe('Leadstage stack (bundled with the local esbuild)', () => {
     }
   });
 
-  it('lets classify send to the delivery queue only and consume the ingest queue only', () => {
+  it('lets classify send to the delivery queue and its own DLQ only and consume the ingest queue only', () => {
     const { classify } = leadstage.functions;
     const ingest = getAtt(logicalId(leadstage.ingestQueue));
     const delivery = getAtt(logicalId(leadstage.deliveryQueue));
-    expect(resourcesAllowed(template, classify, 'sqs:SendMessage')).toEqual([delivery]);
+    const ingestDlq = getAtt(logicalId(leadstage.ingestDlq));
+    expect(resourcesAllowed(template, classify, 'sqs:SendMessage').sort()).toEqual(
+      [delivery, ingestDlq].sort(),
+    );
     expect(resourcesAllowed(template, classify, 'sqs:ReceiveMessage')).toEqual([ingest]);
     expect(resourcesAllowed(template, classify, 'sqs:DeleteMessage')).toEqual([ingest]);
   });
 
-  it('lets deliver consume the delivery queue and send to no queue', () => {
+  it('lets deliver consume the delivery queue and send only to its DLQ', () => {
     const { deliver } = leadstage.functions;
     const delivery = getAtt(logicalId(leadstage.deliveryQueue));
-    expect(resourcesAllowed(template, deliver, 'sqs:SendMessage')).toEqual([]);
+    expect(resourcesAllowed(template, deliver, 'sqs:SendMessage')).toEqual([
+      getAtt(logicalId(leadstage.deliveryDlq)),
+    ]);
     expect(resourcesAllowed(template, deliver, 'sqs:ReceiveMessage')).toEqual([delivery]);
   });
 
