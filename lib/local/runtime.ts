@@ -6,6 +6,7 @@ import type { AppConfig } from '../config/app-config.ts';
 import type { Settings } from '../config/settings.ts';
 import { hashApiKey } from '../ingest/api-key-auth.ts';
 import type { Logger } from '../observability/logger.ts';
+import { meterDynamo, meterSqs, type UsageMeter } from '../observability/usage-meter.ts';
 import { createPipeline } from '../pipeline.ts';
 import { ensureQueuePair, ensureTable, type QueuePair } from './bootstrap.ts';
 import { type Poller, startPoller } from './poller.ts';
@@ -26,6 +27,8 @@ export interface LocalRuntimeOptions {
   visibilityTimeoutSeconds?: number;
   maxReceiveCount?: number;
   deliveryTimeoutMs?: number;
+  /** Counts AWS requests and consumed capacity (the bench and cost tests read it). */
+  meter?: UsageMeter;
 }
 
 export interface LocalRuntime {
@@ -62,6 +65,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       credentials,
     });
     const sqs = new SQSClient({ region: REGION, endpoint: sqsServer.endpoint, credentials });
+    if (options.meter) {
+      meterDynamo(dynamo, options.meter);
+      meterSqs(sqs, options.meter);
+    }
 
     const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? 30;
     const maxReceiveCount = options.maxReceiveCount ?? 5;
