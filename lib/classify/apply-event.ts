@@ -116,13 +116,14 @@ async function nextRecord(
   event: LeadEvent,
   contactId: string,
   deps: ClassifyDeps,
+  base: { version: number; sequence: number } = { version: 0, sequence: 0 },
 ): Promise<{ record: ContactRecord; changed: boolean }> {
   const now = deps.now();
   const facts = mergeFacts(current?.facts ?? emptyFacts(event.email), event);
   const verdict = deriveStage(facts, deps.config.qualification, now);
   const from = current?.stage ?? null;
   const changed = from !== verdict.stage;
-  const sequence = (current?.sequence ?? 0) + (changed ? 1 : 0);
+  const sequence = (current?.sequence ?? base.sequence) + (changed ? 1 : 0);
   const outbox: Record<string, OutboxEntry> = { ...current?.outbox };
   const pendingHistory: Record<string, StageChange> = { ...current?.pendingHistory };
   if (changed) {
@@ -173,7 +174,7 @@ async function nextRecord(
     qualification: verdict.qualification,
     flags: verdict.flags,
     sequence,
-    version: (current?.version ?? 0) + 1,
+    version: (current?.version ?? base.version) + 1,
     seen: rememberEvent(current?.seen ?? {}, event.id, now),
     outbox,
     pendingHistory,
@@ -250,12 +251,17 @@ export async function applyEvent(event: LeadEvent, deps: ClassifyDeps): Promise<
   for (let attempt = 1; ; attempt++) {
     const stored = await deps.contacts.getForUpdate(contactId);
     let current: ContactRecord | undefined;
+    let erasedBefore: string | undefined;
     if (isErased(stored)) {
       // After an erasure only a fresh opt-in made after it brings the contact back; late
       // provider retries and anything else about the erased person are dropped.
       if (event.occurredAt <= stored.erasedAt || !FRESH_OPT_IN.has(event.kind)) return 'erased';
+      erasedBefore = stored.erasedAt;
     } else {
       current = stored;
+      erasedBefore = stored?.erasedBefore;
+      // A contact that came back never takes an event of the erased person's time.
+      if (erasedBefore !== undefined && event.occurredAt <= erasedBefore) return 'erased';
     }
     if (current !== undefined && hasSeen(current.seen, event.id)) {
       // Already committed; the projections may not have run before a crash.
@@ -263,8 +269,13 @@ export async function applyEvent(event: LeadEvent, deps: ClassifyDeps): Promise<
       await projectEvent(event, contactId, deps);
       return 'duplicate';
     }
-    const { record, changed } = await nextRecord(current, event, contactId, deps);
-    if (isErased(stored)) record.version = stored.version + 1;
+    // A returning contact continues the marker's version and sequence, so its webhooks get
+    // new ids and a receiver's ordering still holds.
+    const base = isErased(stored)
+      ? { version: stored.version, sequence: stored.sequence }
+      : undefined;
+    const { record, changed } = await nextRecord(current, event, contactId, deps, base);
+    if (erasedBefore !== undefined) record.erasedBefore = erasedBefore;
     try {
       await deps.contacts.commit(record, stored?.version);
     } catch (error) {

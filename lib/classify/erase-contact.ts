@@ -47,6 +47,7 @@ export async function eraseContact(contactId: string, deps: EraseDeps): Promise<
       erased: true,
       erasedAt: deps.now().toISOString(),
       version: stored.version + 1,
+      sequence: stored.sequence,
     };
     try {
       await deps.contacts.erase(candidate, stored.version);

@@ -55,7 +55,8 @@ interface CapacityEntry {
   WriteCapacityUnits?: number;
 }
 
-const operationOf = (commandName: string | undefined) => (commandName ?? 'Unknown').replace(/Command$/, '');
+const operationOf = (commandName: string | undefined) =>
+  (commandName ?? 'Unknown').replace(/Command$/, '');
 
 /** Meters every request of this DynamoDB client (and of Document clients built on it). */
 export function meterDynamo(client: DynamoDBClient, meter: UsageMeter): void {
@@ -68,7 +69,8 @@ export function meterDynamo(client: DynamoDBClient, meter: UsageMeter): void {
         input.ReturnConsumedCapacity = 'TOTAL';
       }
       const result = await next(args);
-      const consumed = (result.output as { ConsumedCapacity?: CapacityEntry | CapacityEntry[] }).ConsumedCapacity;
+      const consumed = (result.output as { ConsumedCapacity?: CapacityEntry | CapacityEntry[] })
+        .ConsumedCapacity;
       for (const entry of Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) {
         const read = entry.ReadCapacityUnits ?? 0;
         const write = entry.WriteCapacityUnits ?? 0;

@@ -38,7 +38,11 @@ export class DynamoContactDirectory implements ContactDirectory {
         ExpressionAttributeValues: { ':stage': `STAGE#${stage}` },
         ScanIndexForward: false,
         Limit: page.limit,
-        ExclusiveStartKey: decodeCursor(page.cursor, ['gsi1pk', 'gsi1sk', 'pk', 'sk']),
+        ExclusiveStartKey: decodeCursor(
+          page.cursor,
+          ['gsi1pk', 'gsi1sk', 'pk', 'sk'],
+          (key) => key.gsi1pk === `STAGE#${stage}`,
+        ),
       }),
     );
     const nextCursor = encodeCursor(result.LastEvaluatedKey);

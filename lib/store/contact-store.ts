@@ -54,6 +54,11 @@ export interface ContactRecord {
   flags: StageFlags;
   /** When the current stage was reached (the byStage index sorts on it). */
   stageChangedAt: string;
+  /**
+   * Set when the contact came back after an erasure: events that happened before this time
+   * belong to the erased person and are never applied.
+   */
+  erasedBefore?: string;
   /** Number of stage changes so far; carried in webhooks for ordering. */
   sequence: number;
   /** Optimistic-lock version, incremented by every commit. */
@@ -76,6 +81,8 @@ export interface ErasedContact {
   erased: true;
   erasedAt: string;
   version: number;
+  /** The last stage-change sequence: a returning contact continues after it (webhook ids stay unique). */
+  sequence: number;
 }
 
 export function isErased(value: ContactRecord | ErasedContact | undefined): value is ErasedContact {
@@ -100,7 +107,11 @@ export interface ContactStore {
    * deletes every other item of the contact's partition. Safe to repeat.
    */
   erase(marker: ErasedContact, expectedVersion: number | undefined): Promise<void>;
-  /** Deletes every item of the partition but the erasure marker; returns how many it deleted. */
+  /**
+   * Deletes every item of the partition but the erasure marker and the `contact.erased`
+   * notices (they carry no personal data and must survive until delivered); returns how
+   * many it deleted.
+   */
   purge(contactId: string): Promise<number>;
 }
 
@@ -240,12 +251,14 @@ export class DynamoContactStore implements ContactStore {
           TableName: this.#tableName,
           KeyConditionExpression: 'pk = :pk',
           ExpressionAttributeValues: { ':pk': keys.contactPartition(contactId) },
-          ProjectionExpression: 'pk, sk',
+          ProjectionExpression: 'pk, sk, eventType',
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
         }),
       );
-      const doomed = (page.Items ?? []).filter((item) => item.sk !== keys.contact(contactId).sk);
+      const doomed = (page.Items ?? []).filter(
+        (item) => item.sk !== keys.contact(contactId).sk && item.eventType !== 'contact.erased',
+      );
       for (let i = 0; i < doomed.length; i += 25) {
         let requests = doomed
           .slice(i, i + 25)

@@ -23,10 +23,15 @@ export function encodeCursor(key: Record<string, unknown> | undefined): string |
   return key === undefined ? undefined : Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-/** Decodes a cursor; only string-valued keys with the expected attribute names are accepted. */
+/**
+ * Decodes a cursor; only string-valued keys with the expected attribute names are accepted,
+ * and `belongs` must agree that the key is of this list (a cursor of another contact's
+ * timeline would otherwise reach DynamoDB and fail there).
+ */
 export function decodeCursor(
   cursor: string | undefined,
   attributes: readonly string[],
+  belongs: (key: Record<string, string>) => boolean = () => true,
 ): Record<string, string> | undefined {
   if (cursor === undefined) return undefined;
   try {
@@ -34,6 +39,7 @@ export function decodeCursor(
     const names = Object.keys(key).sort();
     if (names.length !== attributes.length || !attributes.every((name) => names.includes(name)))
       throw new Error('keys');
+    if (!belongs(key)) throw new Error('another list');
     return key;
   } catch (error) {
     throw new InvalidCursorError('The cursor is not valid for this list.', { cause: error });

@@ -78,7 +78,12 @@ export class DynamoHistoryStore implements HistoryStore {
         ExpressionAttributeValues: { ':pk': keys.contactPartition(contactId), ':prefix': prefix },
         ScanIndexForward: !newestFirst,
         Limit: page.limit,
-        ExclusiveStartKey: decodeCursor(page.cursor, ['pk', 'sk']),
+        ExclusiveStartKey: decodeCursor(
+          page.cursor,
+          ['pk', 'sk'],
+          (key) =>
+            key.pk === keys.contactPartition(contactId) && key.sk?.startsWith(prefix) === true,
+        ),
       }),
     );
     const nextCursor = encodeCursor(result.LastEvaluatedKey);

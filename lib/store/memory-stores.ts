@@ -186,11 +186,11 @@ export class MemoryDeliveryStore implements DeliveryStore, MemoryPartitionMember
     if (status === 'delivered') item.deliveredAt = attempt.at;
   }
 
-  /** Erases the contact's deliveries with it. */
+  /** Erases the contact's deliveries with it, but the `contact.erased` notices (no personal data). */
   purge(contactId: string): number {
     let count = 0;
     for (const [key, item] of this.#items) {
-      if (item.contactId === contactId) {
+      if (item.contactId === contactId && item.message.type !== 'contact.erased') {
         this.#items.delete(key);
         count += 1;
       }

@@ -135,7 +135,7 @@ const listContactsRoute = createRoute({
   security,
   request: {
     query: z.object({
-      email: z.string().max(254).optional().openapi({ example: 'anna.schmidt@example.com' }),
+      email: z.string().min(1).max(254).optional().openapi({ example: 'anna.schmidt@example.com' }),
       stage: z.enum(STAGES).optional(),
       ...pageQuery,
     }),
@@ -252,21 +252,26 @@ export function contactRoutes(deps: ApiDeps) {
       const { email, stage, limit, cursor } = c.req.valid('query');
       if (email !== undefined) {
         const contact = await deps.contacts.get(contactIdFor(normalizeEmail(email)));
-        const items = contact === undefined ? [] : [contactView(contact, deps)];
-        return c.json(
-          {
-            items: items.map((view) => ({
-              id: view.id,
-              email: view.email,
-              stage: view.stage,
-              stageChangedAt: view.stageChangedAt,
-              flags: view.flags,
-              qualification: view.qualification,
-              ...(view.profile as Record<string, string>),
-            })),
-          },
-          200,
-        );
+        const summary = (['name', 'firstName', 'lastName', 'company'] as const).flatMap((field) => {
+          const value = contact?.facts.profile[field]?.value;
+          return value === undefined ? [] : [[field, value] as const];
+        });
+        // The same summary as a stage list shows: not the whole profile.
+        const items =
+          contact === undefined
+            ? []
+            : [
+                {
+                  id: contact.contactId,
+                  email: contact.email,
+                  stage: contact.stage,
+                  stageChangedAt: contact.stageChangedAt,
+                  flags: contact.flags,
+                  qualification: contact.qualification,
+                  ...Object.fromEntries(summary),
+                },
+              ];
+        return c.json({ items }, 200);
       }
       if (stage === undefined) {
         return problem(c, 400, {

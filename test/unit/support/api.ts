@@ -1,3 +1,4 @@
+import type { ClassifyDeps } from '../../../lib/classify/apply-event.ts';
 import { type AppConfig, defaultAppConfig } from '../../../lib/config/app-config.ts';
 import { hashApiKey } from '../../../lib/ingest/api-key-auth.ts';
 import { createApp } from '../../../lib/ingest/app.ts';
@@ -11,6 +12,7 @@ import {
   MemoryContactStore,
   MemoryDeliveryStore,
   MemoryHistoryStore,
+  MemoryMessageIndexStore,
   MemorySubscriptionStore,
 } from '../../../lib/store/memory-stores.ts';
 
@@ -103,5 +105,27 @@ export function postJson(body: unknown, headers: Record<string, string> = {}): R
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
+  };
+}
+
+/**
+ * Classify deps on the memory stores of a testApi, so events applied with them show in the
+ * contacts API (and erasing through the API erases what they stored). `now` defaults to the
+ * app's clock; pass a changing clock to spread stage changes over time.
+ */
+export function classifyDepsFor(
+  api: ReturnType<typeof testApi>,
+  now: () => Date = api.deps.now,
+): ClassifyDeps {
+  return {
+    config: api.deps.config,
+    contacts: api.contacts,
+    subscriptions: api.subscriptions,
+    deliveries: api.deliveries,
+    deliveryQueue: api.deliveryQueue,
+    messages: new MemoryMessageIndexStore(),
+    history: api.history,
+    now,
+    logger: api.logger,
   };
 }

@@ -1,4 +1,5 @@
 import type { ClassifyDeps } from '../../../lib/classify/apply-event.ts';
+import type { EraseDeps } from '../../../lib/classify/erase-contact.ts';
 import { defaultAppConfig } from '../../../lib/config/app-config.ts';
 import type { LeadEvent } from '../../../lib/domain/events.ts';
 import { silentLogger } from '../../../lib/observability/logger.ts';
@@ -67,5 +68,53 @@ export function withCommit(store: ContactStore, commit: ContactStore['commit']):
     erase: (marker, expectedVersion) => store.erase(marker, expectedVersion),
     purge: (id) => store.purge(id),
     commit,
+  };
+}
+
+/**
+ * Like classifyFixture, but the contact store erases deliveries with the contact (as the
+ * single table does: they live in its partition), with an ingest queue for the delayed
+ * re-purge, erase deps on the same stores, and a clock a test can move (`clock.now`).
+ */
+export async function erasureFixture(subscriptions: SubscriptionRecord[] = []) {
+  const clock = { now: new Date('2025-03-01T12:00:00.000Z') };
+  const now = () => new Date(clock.now);
+  const history = new MemoryHistoryStore();
+  const deliveries = new MemoryDeliveryStore();
+  const contacts = new MemoryContactStore([history, deliveries]);
+  const subscriptionStore = new MemorySubscriptionStore();
+  for (const s of subscriptions) await subscriptionStore.put(s);
+  const deliveryQueue = new MemoryQueue();
+  const ingestQueue = new MemoryQueue();
+  const deps: ClassifyDeps = {
+    config: defaultAppConfig,
+    contacts,
+    subscriptions: subscriptionStore,
+    deliveries,
+    deliveryQueue,
+    messages: new MemoryMessageIndexStore(),
+    history,
+    now,
+    logger: silentLogger,
+  };
+  const eraseDeps: EraseDeps = {
+    contacts,
+    subscriptions: subscriptionStore,
+    deliveries,
+    deliveryQueue,
+    ingestQueue,
+    now,
+    logger: silentLogger,
+  };
+  return {
+    deps,
+    eraseDeps,
+    clock,
+    contacts,
+    subscriptions: subscriptionStore,
+    deliveries,
+    deliveryQueue,
+    ingestQueue,
+    history,
   };
 }
