@@ -7,6 +7,7 @@ import type { ClassifyDeps } from './classify/apply-event.ts';
 import { createClassifyHandler } from './classify/classify-handler.ts';
 import type { Settings } from './config/settings.ts';
 import { createDeliverHandler, type DeliverDeps } from './delivery/deliver-handler.ts';
+import { sweepDueDeliveries } from './delivery/sweep.ts';
 import { createApp } from './ingest/app.ts';
 import type { ApiDeps } from './ingest/deps.ts';
 import { createEmailAdapters } from './ingest/email/adapters.ts';
@@ -42,6 +43,8 @@ export interface Pipeline {
   app: OpenAPIHono;
   classify: (event: SQSEvent) => Promise<SQSBatchResponse>;
   deliver: (event: SQSEvent) => Promise<SQSBatchResponse>;
+  /** The scheduled sweep: queues deliveries whose time has come. */
+  sweep: () => Promise<{ queued: number }>;
 }
 
 /**
@@ -94,6 +97,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   const deliverDeps: DeliverDeps = {
     subscriptions,
     deliveries,
+    deliveryQueue,
+    allowLocalTargets: settings.allowLocalWebhookTargets,
     ...(settings.deliveryDlqUrl
       ? { deadLetters: new SqsMessageQueue(clients.sqs, settings.deliveryDlqUrl) }
       : {}),
@@ -105,5 +110,6 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     app: createApp(apiDeps),
     classify: createClassifyHandler(classifyDeps),
     deliver: createDeliverHandler(deliverDeps),
+    sweep: () => sweepDueDeliveries({ deliveries, deliveryQueue, now, logger }),
   };
 }

@@ -2,31 +2,111 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { Logger } from '../observability/logger.ts';
 import { sqsBatchHandler, UnreadableMessageError } from '../queue/batch.ts';
 import type { MessageQueue } from '../queue/message-queue.ts';
-import type { DeliveryStore } from '../store/delivery-store.ts';
-import type { SubscriptionStore } from '../store/subscription-store.ts';
+import type { DeliveryRecord, DeliveryStore } from '../store/delivery-store.ts';
+import type { SubscriptionRecord, SubscriptionStore } from '../store/subscription-store.ts';
 import { type DeliveryJob, deliveryJobSchema } from './job.ts';
-import { postWebhook } from './send.ts';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS, nextRetryDelay } from './retry-schedule.ts';
+import { postWebhook, type SendResult } from './send.ts';
 import { signDelivery } from './sign.ts';
 
 /** How long a subscriber gets to answer before the attempt counts as failed. */
 export const DELIVERY_TIMEOUT_MS = 15_000;
+/** SQS holds a message back for at most 15 minutes; longer waits are the sweeper's. */
+export const MAX_QUEUE_DELAY_SECONDS = 900;
+/** After a queued retry is due, the sweeper waits this long before it queues the job again. */
+export const SWEEP_GRACE_MS = 5 * 60 * 1000;
+/** An endpoint failing this long without one success is disabled. */
+export const DISABLE_AFTER_FAILING_MS = 5 * 86_400_000;
 
 export interface DeliverDeps {
   subscriptions: SubscriptionStore;
   deliveries: DeliveryStore;
+  /** Where retries of 15 minutes or less are queued, delayed. */
+  deliveryQueue: MessageQueue;
   now: () => Date;
   logger: Logger;
   timeoutMs?: number;
-  /** The delivery DLQ: unreadable jobs are parked there with the reason. */
+  /** Seconds between attempts; Svix's schedule unless configured. */
+  retrySchedule?: readonly number[];
+  /** In [0, 1); injectable so tests can pin the jitter. */
+  random?: () => number;
+  /** Local mode: a subscriber on loopback may be called. */
+  allowLocalTargets?: boolean;
+  /** The delivery DLQ: unreadable jobs, and every exhausted delivery, are recorded there. */
   deadLetters?: MessageQueue;
 }
 
-/** A delivery attempt failed; the message returns after its visibility timeout. */
-export class DeliveryFailedError extends Error {
-  override readonly name = 'DeliveryFailedError';
+const OPEN = new Set(['pending', 'failing']);
+
+/** Signs and sends one delivery to its subscriber. */
+async function attempt(
+  delivery: DeliveryRecord,
+  subscription: SubscriptionRecord,
+  deps: DeliverDeps,
+): Promise<SendResult> {
+  const body = JSON.stringify(delivery.message);
+  const headers = signDelivery({ id: delivery.deliveryId, timestamp: deps.now(), body }, [
+    subscription.secret,
+  ]);
+  return postWebhook(
+    {
+      url: subscription.url,
+      headers: { ...headers },
+      body,
+      timeoutMs: deps.timeoutMs ?? DELIVERY_TIMEOUT_MS,
+      ...(deps.allowLocalTargets ? { allowLocal: true } : {}),
+    },
+    deps.now,
+  );
 }
 
-/** The SQS handler for the delivery queue: one signed POST per message. */
+/** What happens after a failed attempt: the next one is scheduled, or the delivery is exhausted. */
+async function scheduleRetry(
+  job: DeliveryJob,
+  delivery: DeliveryRecord,
+  result: SendResult,
+  deps: DeliverDeps,
+): Promise<'retry' | 'exhausted'> {
+  const attemptsMade = delivery.attemptCount + 1;
+  const retryAfterMs = (result as { retryAfterMs?: number }).retryAfterMs;
+  const { delayMs } = nextRetryDelay(
+    attemptsMade,
+    deps.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_SECONDS,
+    {
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      ...(deps.random ? { random: deps.random } : {}),
+    },
+  );
+  if (delayMs === undefined) {
+    await deps.deliveries.recordAttempt(job.contactId, job.deliveryId, result.attempt, 'exhausted');
+    await deps.deadLetters?.send(JSON.stringify(job), {
+      attributes: {
+        reason: `exhausted after ${attemptsMade} attempts`,
+        deliveryId: job.deliveryId,
+      },
+    });
+    return 'exhausted';
+  }
+  const now = deps.now().getTime();
+  const nextAttemptAt = new Date(now + delayMs).toISOString();
+  const queued = delayMs <= MAX_QUEUE_DELAY_SECONDS * 1000;
+  // A queued retry is also in the pending index, as a safety net the sweeper takes only if the
+  // queued job never ran; a longer wait is the sweeper's alone.
+  const sweepAt = new Date(now + delayMs + (queued ? SWEEP_GRACE_MS : 0)).toISOString();
+  await deps.deliveries.recordAttempt(job.contactId, job.deliveryId, result.attempt, 'failing', {
+    nextAttemptAt,
+    sweepAt,
+  });
+  if (queued)
+    await deps.deliveryQueue.send(JSON.stringify(job), { delaySeconds: Math.ceil(delayMs / 1000) });
+  return 'retry';
+}
+
+/**
+ * The SQS handler for the delivery queue: one signed POST per job. A failure schedules its
+ * own retry (delayed message, or the sweeper for waits past 15 minutes), so the job itself
+ * succeeds; only a failure to record the outcome sends the job back.
+ */
 export function createDeliverHandler(
   deps: DeliverDeps,
 ): (event: SQSEvent) => Promise<SQSBatchResponse> {
@@ -41,54 +121,61 @@ export function createDeliverHandler(
         });
       }
       const delivery = await deps.deliveries.get(job.contactId, job.deliveryId);
-      if (
-        delivery === undefined ||
-        delivery.status === 'delivered' ||
-        delivery.status === 'cancelled'
-      ) {
-        return;
-      }
+      // Gone (erased), done, or waiting for its subscription: nothing to send.
+      if (delivery === undefined || !OPEN.has(delivery.status)) return;
       const subscription = await deps.subscriptions.get(job.subscriptionId);
       if (subscription === undefined) {
+        await deps.deliveries.setStatus(job.contactId, job.deliveryId, 'cancelled');
+        return;
+      }
+      if (!subscription.enabled) {
+        // Kept until the subscription is enabled again (then re-queued) or deleted.
+        await deps.deliveries.setStatus(job.contactId, job.deliveryId, 'paused');
+        return;
+      }
+
+      const result = await attempt(delivery, subscription, deps);
+      const at = result.attempt.at;
+      let outcome: string;
+      if (result.ok) {
         await deps.deliveries.recordAttempt(
           job.contactId,
           job.deliveryId,
-          { at: deps.now().toISOString(), latencyMs: 0, error: 'subscription deleted' },
-          'cancelled',
+          result.attempt,
+          'delivered',
         );
-        return;
+        await deps.subscriptions.recordHealth(subscription.id, {
+          failingSince: null,
+          lastSuccessAt: at,
+        });
+        outcome = 'delivered';
+      } else if (result.attempt.statusCode === 410) {
+        // 410 Gone: the receiver says this endpoint is no more. Stop at once, keep the change.
+        await deps.deliveries.recordAttempt(
+          job.contactId,
+          job.deliveryId,
+          result.attempt,
+          'paused',
+        );
+        await deps.subscriptions.recordHealth(subscription.id, { disable: 'gone' });
+        outcome = 'gone';
+      } else {
+        outcome = await scheduleRetry(job, delivery, result, deps);
+        const failingSince = subscription.failingSince ?? at;
+        const disable = Date.parse(at) - Date.parse(failingSince) >= DISABLE_AFTER_FAILING_MS;
+        await deps.subscriptions.recordHealth(subscription.id, {
+          failingSince: at,
+          ...(disable ? { disable: 'failing' as const } : {}),
+        });
       }
-      const body = JSON.stringify(delivery.message);
-      const headers = signDelivery({ id: delivery.deliveryId, timestamp: deps.now(), body }, [
-        subscription.secret,
-      ]);
-      const result = await postWebhook(
-        {
-          url: subscription.url,
-          headers: { ...headers },
-          body,
-          timeoutMs: deps.timeoutMs ?? DELIVERY_TIMEOUT_MS,
-        },
-        deps.now,
-      );
-      await deps.deliveries.recordAttempt(
-        job.contactId,
-        job.deliveryId,
-        result.attempt,
-        result.ok ? 'delivered' : 'failing',
-      );
       deps.logger.info('delivery attempt', {
         deliveryId: job.deliveryId,
         subscriptionId: job.subscriptionId,
-        ok: result.ok,
+        outcome,
         statusCode: result.attempt.statusCode,
         latencyMs: result.attempt.latencyMs,
+        attempt: delivery.attemptCount + 1,
       });
-      if (!result.ok) {
-        throw new DeliveryFailedError(
-          `delivery ${job.deliveryId} failed: ${result.attempt.statusCode ?? result.attempt.error}`,
-        );
-      }
     },
     { ...(deps.deadLetters ? { deadLetters: deps.deadLetters } : {}), logger: deps.logger },
   );

@@ -29,6 +29,8 @@ export interface LocalRuntimeOptions {
   deliveryTimeoutMs?: number;
   /** Counts AWS requests and consumed capacity (the bench and cost tests read it). */
   meter?: UsageMeter;
+  /** How often the sweep runs (EventBridge does it every minute on AWS); tests shorten it. */
+  sweepIntervalMs?: number;
 }
 
 export interface LocalRuntime {
@@ -51,6 +53,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const paths = dataPaths(options.dataDir);
   const started: LocalServer[] = [];
   const pollers: Poller[] = [];
+  const stoppers: (() => Promise<void>)[] = [];
   try {
     const dynamoServer = await startLocalDynamo(paths.dynamo);
     started.push(dynamoServer);
@@ -120,6 +123,21 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       }),
     );
 
+    // What EventBridge does on AWS: the sweep, on a timer. One at a time; a failed sweep is
+    // logged and the next one tries again.
+    const sweepEveryMs = options.sweepIntervalMs ?? 30_000;
+    let sweeping: Promise<unknown> = Promise.resolve();
+    const sweepTimer = setInterval(() => {
+      sweeping = sweeping.then(() =>
+        pipeline.sweep().catch((error: unknown) => logger.warn('sweep failed', { error })),
+      );
+    }, sweepEveryMs);
+    sweepTimer.unref();
+    stoppers.push(async () => {
+      clearInterval(sweepTimer);
+      await sweeping;
+    });
+
     const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
       const s = serve(
         { fetch: pipeline.app.fetch, port: options.port, hostname: options.host },
@@ -144,6 +162,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
             if ('closeIdleConnections' in server) server.closeIdleConnections();
           });
           await Promise.all(pollers.map((poller) => poller.stop()));
+          for (const stop of stoppers) await stop();
           dynamo.destroy();
           sqs.destroy();
           for (const s of started.reverse()) await s.stop();
@@ -153,6 +172,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     };
   } catch (error) {
     await Promise.all(pollers.map((poller) => poller.stop()));
+    for (const stop of stoppers) await stop();
     for (const s of started.reverse()) await s.stop().catch(() => undefined);
     throw error;
   }

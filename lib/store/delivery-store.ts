@@ -2,13 +2,26 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { WebhookMessage } from '../delivery/message.ts';
 import { isConditionalCheckFailed } from './errors.ts';
-import { keys } from './keys.ts';
+import { INDEX, keys } from './keys.ts';
 
-export type DeliveryStatus = 'pending' | 'delivered' | 'failing' | 'cancelled';
+/**
+ * `pending`: not tried yet; `failing`: tried, a retry is scheduled; `delivered`: a 2xx came
+ * back; `exhausted`: every scheduled attempt failed (also recorded in the delivery DLQ);
+ * `paused`: its subscription is disabled (sent again when re-enabled); `cancelled`: its
+ * subscription was deleted.
+ */
+export type DeliveryStatus =
+  | 'pending'
+  | 'delivered'
+  | 'failing'
+  | 'exhausted'
+  | 'paused'
+  | 'cancelled';
 
 /** One attempt to POST a delivery; the response body is truncated before it is kept. */
 export interface DeliveryAttempt {
@@ -30,6 +43,15 @@ export interface DeliveryRecord {
   lastAttempt?: DeliveryAttempt;
   createdAt: string;
   deliveredAt?: string;
+  /** When the next attempt is due (for a `failing` delivery). */
+  nextAttemptAt?: string;
+}
+
+/** A delivery the sweeper found due: where it is, and whom it is for. */
+export interface DueDelivery {
+  contactId: string;
+  deliveryId: string;
+  subscriptionId: string;
 }
 
 export interface DeliveryStore {
@@ -37,16 +59,23 @@ export interface DeliveryStore {
   putIfAbsent(delivery: DeliveryRecord): Promise<void>;
   get(contactId: string, deliveryId: string): Promise<DeliveryRecord | undefined>;
   /**
-   * Records an attempt and the new status. A delivery that is still to be sent stays in the
-   * pending index (due at `dueAt`, default now); delivered and cancelled ones leave it.
+   * Records an attempt and the new status. A delivery still to be sent stays in the pending
+   * index, where the sweeper takes it at `sweepAt` (default: the attempt's time); delivered,
+   * exhausted, paused and cancelled ones leave it.
    */
   recordAttempt(
     contactId: string,
     deliveryId: string,
     attempt: DeliveryAttempt,
     status: DeliveryStatus,
-    dueAt?: string,
+    schedule?: { nextAttemptAt?: string; sweepAt?: string },
   ): Promise<void>;
+  /** Changes the status without an attempt (a subscription disabled or deleted). */
+  setStatus(contactId: string, deliveryId: string, status: DeliveryStatus): Promise<void>;
+  /** Deliveries whose sweep time has come, oldest first. */
+  listDue(now: string, limit: number): Promise<DueDelivery[]>;
+  /** Moves a still-open delivery's sweep time (after the sweeper queued it); false if it is no longer open. */
+  reschedule(contactId: string, deliveryId: string, sweepAt: string): Promise<boolean>;
 }
 
 /** Statuses still waiting to be sent; only these are in the sparse pending index. */
@@ -116,23 +145,27 @@ export class DynamoDeliveryStore implements DeliveryStore {
     deliveryId: string,
     attempt: DeliveryAttempt,
     status: DeliveryStatus,
-    dueAt?: string,
+    schedule: { nextAttemptAt?: string; sweepAt?: string } = {},
   ): Promise<void> {
     const delivered = status === 'delivered';
     const open = OPEN_STATUSES.has(status);
-    const pending = keys.pendingDelivery(dueAt ?? attempt.at, deliveryId);
+    const pending = keys.pendingDelivery(schedule.sweepAt ?? attempt.at, deliveryId);
     const sets = [
       '#status = :status',
       'lastAttempt = :attempt',
       'attemptCount = attemptCount + :one',
     ];
+    const removes: string[] = [];
     if (delivered) sets.push('deliveredAt = :at');
     if (open) sets.push('gsi3pk = :gsi3pk', 'gsi3sk = :gsi3sk');
+    else removes.push('gsi3pk', 'gsi3sk');
+    if (schedule.nextAttemptAt !== undefined) sets.push('nextAttemptAt = :next');
+    else removes.push('nextAttemptAt');
     await this.#doc.send(
       new UpdateCommand({
         TableName: this.#tableName,
         Key: keys.delivery(contactId, deliveryId),
-        UpdateExpression: `SET ${sets.join(', ')}${open ? '' : ' REMOVE gsi3pk, gsi3sk'}`,
+        UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
@@ -141,8 +174,63 @@ export class DynamoDeliveryStore implements DeliveryStore {
           ':one': 1,
           ...(delivered ? { ':at': attempt.at } : {}),
           ...(open ? { ':gsi3pk': pending.gsi3pk, ':gsi3sk': pending.gsi3sk } : {}),
+          ...(schedule.nextAttemptAt !== undefined ? { ':next': schedule.nextAttemptAt } : {}),
         },
       }),
     );
+  }
+
+  async setStatus(contactId: string, deliveryId: string, status: DeliveryStatus): Promise<void> {
+    const open = OPEN_STATUSES.has(status);
+    try {
+      await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keys.delivery(contactId, deliveryId),
+          UpdateExpression: `SET #status = :status${open ? '' : ' REMOVE gsi3pk, gsi3sk, nextAttemptAt'}`,
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':status': status },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+  }
+
+  async listDue(now: string, limit: number): Promise<DueDelivery[]> {
+    const { Items } = await this.#doc.send(
+      new QueryCommand({
+        TableName: this.#tableName,
+        IndexName: INDEX.pendingDeliveries,
+        // '~' sorts after every delivery id, so everything due at `now` is included.
+        KeyConditionExpression: 'gsi3pk = :pending AND gsi3sk <= :now',
+        ExpressionAttributeValues: { ':pending': 'PENDING', ':now': `${now}#~` },
+        Limit: limit,
+      }),
+    );
+    return (Items ?? []).map((item) => ({
+      contactId: item.contactId,
+      deliveryId: item.deliveryId,
+      subscriptionId: item.subscriptionId,
+    }));
+  }
+
+  async reschedule(contactId: string, deliveryId: string, sweepAt: string): Promise<boolean> {
+    try {
+      await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keys.delivery(contactId, deliveryId),
+          UpdateExpression: 'SET gsi3sk = :sk',
+          ConditionExpression: 'attribute_exists(gsi3pk)',
+          ExpressionAttributeValues: { ':sk': keys.pendingDelivery(sweepAt, deliveryId).gsi3sk },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
   }
 }

@@ -13,11 +13,16 @@ import type {
   DeliveryRecord,
   DeliveryStatus,
   DeliveryStore,
+  DueDelivery,
 } from './delivery-store.ts';
 import { VersionConflictError } from './errors.ts';
 import type { HistoryStore, TimelineEntry } from './history-store.ts';
 import type { MessageIndexStore } from './message-index-store.ts';
-import type { SubscriptionRecord, SubscriptionStore } from './subscription-store.ts';
+import type {
+  SubscriptionHealthChange,
+  SubscriptionRecord,
+  SubscriptionStore,
+} from './subscription-store.ts';
 
 /** The error DynamoDB raises when a condition fails, so callers see the same shape in memory. */
 function conditionalCheckFailed(): Error {
@@ -151,18 +156,36 @@ export class MemorySubscriptionStore implements SubscriptionStore {
   async list(): Promise<SubscriptionRecord[]> {
     return [...this.#items.values()].map((item) => structuredClone(item));
   }
+
+  /** Applies a health change as the DynamoDB store does; a missing subscription is left alone. */
+  async recordHealth(id: string, change: SubscriptionHealthChange): Promise<void> {
+    const item = this.#items.get(id);
+    if (item === undefined) return;
+    if (change.failingSince === null) delete item.failingSince;
+    else if (change.failingSince !== undefined) item.failingSince ??= change.failingSince;
+    if (change.lastSuccessAt !== undefined) item.lastSuccessAt = change.lastSuccessAt;
+    if (change.disable !== undefined) {
+      item.enabled = false;
+      item.disabledReason = change.disable;
+    }
+  }
 }
 
 const deliveryKey = (contactId: string, deliveryId: string) => `${contactId}\n${deliveryId}`;
+const OPEN: ReadonlySet<DeliveryStatus> = new Set(['pending', 'failing']);
 
 /** Deliveries in a Map keyed by subscription and delivery id, like the DynamoDB item keys. */
 export class MemoryDeliveryStore implements DeliveryStore, MemoryPartitionMember {
   readonly #items = new Map<string, DeliveryRecord>();
+  /** The pending index: key -> when the sweeper should take the delivery. */
+  readonly #sweepAt = new Map<string, string>();
 
   /** Stores a copy unless the delivery exists already; the first one is kept. */
   async putIfAbsent(delivery: DeliveryRecord): Promise<void> {
     const key = deliveryKey(delivery.contactId, delivery.deliveryId);
-    if (!this.#items.has(key)) this.#items.set(key, structuredClone(delivery));
+    if (this.#items.has(key)) return;
+    this.#items.set(key, structuredClone(delivery));
+    if (OPEN.has(delivery.status)) this.#sweepAt.set(key, delivery.createdAt);
   }
 
   /** Returns a copy of the delivery, or undefined. */
@@ -177,13 +200,59 @@ export class MemoryDeliveryStore implements DeliveryStore, MemoryPartitionMember
     deliveryId: string,
     attempt: DeliveryAttempt,
     status: DeliveryStatus,
+    schedule: { nextAttemptAt?: string; sweepAt?: string } = {},
   ): Promise<void> {
-    const item = this.#items.get(deliveryKey(contactId, deliveryId));
+    const key = deliveryKey(contactId, deliveryId);
+    const item = this.#items.get(key);
     if (item === undefined) throw conditionalCheckFailed();
     item.status = status;
     item.lastAttempt = structuredClone(attempt);
     item.attemptCount += 1;
     if (status === 'delivered') item.deliveredAt = attempt.at;
+    if (schedule.nextAttemptAt !== undefined) item.nextAttemptAt = schedule.nextAttemptAt;
+    else delete item.nextAttemptAt;
+    if (OPEN.has(status)) this.#sweepAt.set(key, schedule.sweepAt ?? attempt.at);
+    else this.#sweepAt.delete(key);
+  }
+
+  /** Changes the status only; a missing delivery is left alone. */
+  async setStatus(contactId: string, deliveryId: string, status: DeliveryStatus): Promise<void> {
+    const key = deliveryKey(contactId, deliveryId);
+    const item = this.#items.get(key);
+    if (item === undefined) return;
+    item.status = status;
+    if (!OPEN.has(status)) {
+      this.#sweepAt.delete(key);
+      delete item.nextAttemptAt;
+    }
+  }
+
+  /** Open deliveries whose sweep time has come, oldest first. */
+  async listDue(now: string, limit: number): Promise<DueDelivery[]> {
+    return [...this.#sweepAt.entries()]
+      .filter(([, at]) => at <= now)
+      .sort(([, a], [, b]) => (a < b ? -1 : 1))
+      .slice(0, limit)
+      .flatMap(([key]) => {
+        const item = this.#items.get(key);
+        return item === undefined
+          ? []
+          : [
+              {
+                contactId: item.contactId,
+                deliveryId: item.deliveryId,
+                subscriptionId: item.subscriptionId,
+              },
+            ];
+      });
+  }
+
+  /** Moves an open delivery's sweep time; false if it is no longer open. */
+  async reschedule(contactId: string, deliveryId: string, sweepAt: string): Promise<boolean> {
+    const key = deliveryKey(contactId, deliveryId);
+    if (!this.#sweepAt.has(key)) return false;
+    this.#sweepAt.set(key, sweepAt);
+    return true;
   }
 
   /** Erases the contact's deliveries with it, but the `contact.erased` notices (no personal data). */
@@ -192,6 +261,7 @@ export class MemoryDeliveryStore implements DeliveryStore, MemoryPartitionMember
     for (const [key, item] of this.#items) {
       if (item.contactId === contactId && item.message.type !== 'contact.erased') {
         this.#items.delete(key);
+        this.#sweepAt.delete(key);
         count += 1;
       }
     }

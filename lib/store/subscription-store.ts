@@ -4,7 +4,9 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { isConditionalCheckFailed } from './errors.ts';
 import { keys } from './keys.ts';
 
 /** A CRM endpoint that receives signed webhooks. */
@@ -15,6 +17,21 @@ export interface SubscriptionRecord {
   secret: string;
   enabled: boolean;
   createdAt: string;
+  /** Why it was disabled: `gone` (the endpoint answered 410) or `failing` (5 days of failures). */
+  disabledReason?: 'gone' | 'failing' | 'manual';
+  /** When the current run of failed attempts began; cleared by a success. */
+  failingSince?: string;
+  /** The last successful delivery. */
+  lastSuccessAt?: string;
+}
+
+/** A change of a subscription's health, written after a delivery attempt. */
+export interface SubscriptionHealthChange {
+  /** `null` clears it (a success). */
+  failingSince?: string | null;
+  lastSuccessAt?: string;
+  /** Disables the subscription, with the reason. */
+  disable?: 'gone' | 'failing';
 }
 
 export interface SubscriptionStore {
@@ -23,6 +40,8 @@ export interface SubscriptionStore {
   /** Deletes the subscription; resolves to false when there was none. */
   delete(id: string): Promise<boolean>;
   list(): Promise<SubscriptionRecord[]>;
+  /** Applies a health change to an existing subscription; a deleted one is left alone. */
+  recordHealth(id: string, change: SubscriptionHealthChange): Promise<void>;
 }
 
 function toRecord(item: Record<string, unknown>): SubscriptionRecord {
@@ -90,5 +109,45 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined);
     return records;
+  }
+
+  async recordHealth(id: string, change: SubscriptionHealthChange): Promise<void> {
+    const sets: string[] = [];
+    const removes: string[] = [];
+    const values: Record<string, unknown> = {};
+    if (change.failingSince === null) removes.push('failingSince');
+    else if (change.failingSince !== undefined) {
+      // Only the first failure of a run sets it.
+      sets.push('failingSince = if_not_exists(failingSince, :failingSince)');
+      values[':failingSince'] = change.failingSince;
+    }
+    if (change.lastSuccessAt !== undefined) {
+      sets.push('lastSuccessAt = :lastSuccessAt');
+      values[':lastSuccessAt'] = change.lastSuccessAt;
+    }
+    if (change.disable !== undefined) {
+      sets.push('enabled = :false', 'disabledReason = :reason');
+      values[':false'] = false;
+      values[':reason'] = change.disable;
+    }
+    if (sets.length === 0 && removes.length === 0) return;
+    try {
+      await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keys.subscription(id),
+          UpdateExpression: [
+            sets.length ? `SET ${sets.join(', ')}` : '',
+            removes.length ? `REMOVE ${removes.join(', ')}` : '',
+          ]
+            .filter(Boolean)
+            .join(' '),
+          ConditionExpression: 'attribute_exists(pk)',
+          ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
   }
 }

@@ -103,13 +103,9 @@ describe.each(dynamoBackends)('DynamoDeliveryStore on $name', (backend) => {
       gsi3sk: `${record.createdAt}#${id}`,
       gsi2pk: `SUBSCRIPTION#${record.subscriptionId}`,
     });
-    await store().recordAttempt(
-      record.contactId,
-      id,
-      failedAttempt,
-      'failing',
-      '2025-03-01T10:05:01.000Z',
-    );
+    await store().recordAttempt(record.contactId, id, failedAttempt, 'failing', {
+      sweepAt: '2025-03-01T10:05:01.000Z',
+    });
     expect(await pendingKeys()).toMatchObject({
       gsi3pk: 'PENDING',
       gsi3sk: `2025-03-01T10:05:01.000Z#${id}`,

@@ -5,6 +5,7 @@ import { createDeliverHandler, type DeliverDeps } from '../../../lib/delivery/de
 import type { DeliveryJob } from '../../../lib/delivery/job.ts';
 import { generateSigningSecret } from '../../../lib/delivery/sign.ts';
 import { silentLogger } from '../../../lib/observability/logger.ts';
+import { MemoryQueue } from '../../../lib/queue/memory-queue.ts';
 import type { DeliveryRecord } from '../../../lib/store/delivery-store.ts';
 import { MemoryDeliveryStore, MemorySubscriptionStore } from '../../../lib/store/memory-stores.ts';
 import { sampleMessage } from '../../support/fixtures.ts';
@@ -49,12 +50,17 @@ async function fixture(
     attemptCount: 0,
     createdAt: message.timestamp,
   });
+  const deliveryQueue = new MemoryQueue();
   const deps: DeliverDeps = {
     subscriptions,
     deliveries,
+    deliveryQueue,
     now: () => new Date(),
     logger: silentLogger,
     timeoutMs: options.timeoutMs ?? 2_000,
+    allowLocalTargets: true,
+    // No jitter: the first retry comes exactly 5 s later.
+    random: () => 0.5,
   };
   const job: DeliveryJob = {
     v: 1,
@@ -65,6 +71,8 @@ async function fixture(
   return {
     secret,
     deliveries,
+    deliveryQueue,
+    subscriptions,
     handle: () => createDeliverHandler(deps)(sqsEvent([JSON.stringify(job)], ['rec-1'])),
   };
 }
@@ -107,11 +115,14 @@ describe('createDeliverHandler', () => {
     expect(stored?.lastAttempt?.latencyMs).toBeGreaterThanOrEqual(0);
   });
 
-  it('marks the delivery failing on 500 and reports the record for redelivery', async () => {
+  it('marks the delivery failing on 500 and queues its retry 5 s later', async () => {
     const server = await receiver(answer(500));
     const f = await fixture(server.url);
     const response = await f.handle();
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'rec-1' }]);
+    // The retry is scheduled by the handler itself, so the job succeeds.
+    expect(response.batchItemFailures).toEqual([]);
+    expect(f.deliveryQueue.sent).toHaveLength(1);
+    expect(f.deliveryQueue.delays).toEqual([5]);
     expect(server.received).toHaveLength(1);
     const stored = await f.deliveries.get('ct_1', 'msg_1');
     expect(stored).toMatchObject({
@@ -128,7 +139,8 @@ describe('createDeliverHandler', () => {
       answer(++calls === 1 ? 503 : 204)(request, res),
     );
     const f = await fixture(server.url);
-    expect((await f.handle()).batchItemFailures).toHaveLength(1);
+    expect((await f.handle()).batchItemFailures).toEqual([]);
+    expect(f.deliveryQueue.sent).toHaveLength(1);
     expect((await f.handle()).batchItemFailures).toEqual([]);
     expect(server.received.map((request) => request.headers['webhook-id'])).toEqual([
       'msg_1',
@@ -145,7 +157,7 @@ describe('createDeliverHandler', () => {
     const server = await receiver(answer(302, { location: elsewhere.url }));
     const f = await fixture(server.url);
     const response = await f.handle();
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'rec-1' }]);
+    expect(response.batchItemFailures).toEqual([]);
     expect(server.received).toHaveLength(1);
     expect(elsewhere.received).toHaveLength(0);
     expect(await f.deliveries.get('ct_1', 'msg_1')).toMatchObject({
@@ -162,7 +174,7 @@ describe('createDeliverHandler', () => {
     const started = performance.now();
     const response = await f.handle();
     expect(performance.now() - started).toBeLessThan(2_000);
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'rec-1' }]);
+    expect(response.batchItemFailures).toEqual([]);
     const stored = await f.deliveries.get('ct_1', 'msg_1');
     expect(stored?.status).toBe('failing');
     expect(stored?.lastAttempt?.statusCode).toBeUndefined();
@@ -175,7 +187,7 @@ describe('createDeliverHandler', () => {
     await server.close();
     const f = await fixture(url);
     const response = await f.handle();
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'rec-1' }]);
+    expect(response.batchItemFailures).toEqual([]);
     expect((await f.deliveries.get('ct_1', 'msg_1'))?.lastAttempt?.error).toEqual(
       expect.any(String),
     );
@@ -196,8 +208,7 @@ describe('createDeliverHandler', () => {
     expect(server.received).toHaveLength(0);
     expect(await f.deliveries.get('ct_1', 'msg_1')).toMatchObject({
       status: 'cancelled',
-      attemptCount: 1,
-      lastAttempt: { error: 'subscription deleted' },
+      attemptCount: 0,
     });
   });
 
@@ -206,6 +217,7 @@ describe('createDeliverHandler', () => {
     const handler = createDeliverHandler({
       subscriptions: new MemorySubscriptionStore(),
       deliveries: f.deliveries,
+      deliveryQueue: new MemoryQueue(),
       now: () => new Date(),
       logger: silentLogger,
     });
