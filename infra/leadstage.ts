@@ -3,7 +3,9 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, BillingMode, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { Architecture, type CfnFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -52,7 +54,7 @@ export interface LeadstageProps {
   readonly logRetention?: RetentionDays;
 }
 
-/** The three Lambda functions of the pipeline. */
+/** The four Lambda functions of the pipeline. */
 export interface LeadstageFunctions {
   /** The Hono app behind the HTTP API: ingest, admin and subscriptions endpoints. */
   readonly api: NodejsFunction;
@@ -60,6 +62,8 @@ export interface LeadstageFunctions {
   readonly classify: NodejsFunction;
   /** Consumes the delivery queue: POSTs signed stage changes to subscribers. */
   readonly deliver: NodejsFunction;
+  /** Every minute: queues the deliveries whose (re)try time has come. */
+  readonly sweep: NodejsFunction;
 }
 
 /** Timeouts of the functions; each consuming queue's visibility timeout is derived from them. */
@@ -114,12 +118,15 @@ export function visibilityTimeoutFor(functionTimeout: Duration): Duration {
  * - one DynamoDB table (`pk`/`sk`, on-demand, point-in-time recovery, TTL on `expiresAt`);
  * - SQS standard queues for ingest and delivery, each with a DLQ after
  *   5 receives, SSE-SQS encryption and TLS enforced;
- * - three Node.js 22 arm64 functions bundled locally with esbuild (ESM, minified, source
- *   maps), the workers fed by event source mappings that report partial batch failures;
+ * - four Node.js 22 arm64 functions bundled locally with esbuild (ESM, minified, source
+ *   maps): api, classify and deliver (the workers fed by event source mappings that report
+ *   partial batch failures), and the sweeper, run every minute by an EventBridge rule;
  * - an API Gateway HTTP API whose default route is the api function.
  *
- * Permissions are least privilege: the api function may only send to the ingest queue, the
- * classify function only to the delivery queue; each worker consumes only its own queue.
+ * Permissions are least privilege: the api sends to the ingest and delivery queues (events;
+ * erasure notices), classify to the delivery queue and its own DLQ, deliver to the delivery
+ * queue (its delayed retries) and its DLQ, the sweeper to the delivery queue; each worker
+ * consumes only its own queue.
  *
  * @example
  * new Leadstage(stack, 'Leadstage', {
@@ -259,7 +266,21 @@ export class Leadstage extends Construct {
       memorySize: 256,
       description: 'Leadstage deliver worker: signed webhooks to subscribers (delivery queue)',
     });
-    this.functions = { api, classify, deliver };
+    const sweep = fn('Sweep', {
+      timeout: Duration.seconds(60),
+      memorySize: 256,
+      description: 'Leadstage sweeper: queues due and stranded deliveries (every minute)',
+    });
+    // One sweep at a time, and no Lambda retry of a failed one: the next minute's sweep is the retry.
+    sweep.configureAsyncInvoke({ retryAttempts: 0 });
+    const sweepConcurrency = sweep.node.defaultChild as CfnFunction;
+    sweepConcurrency.reservedConcurrentExecutions = 1;
+    this.functions = { api, classify, deliver, sweep };
+    new Rule(this, 'SweepSchedule', {
+      description: 'Runs the Leadstage sweeper every minute',
+      schedule: Schedule.rate(Duration.minutes(1)),
+      targets: [new LambdaFunction(sweep, { retryAttempts: 0 })],
+    });
 
     // Least privilege. Consuming a queue is granted by its event source below.
     // The api queues events, and for an erasure also the contact.erased deliveries (delivery
@@ -275,6 +296,11 @@ export class Leadstage extends Construct {
 
     this.table.grantReadWriteData(deliver);
     this.deliveryDlq.grantSendMessages(deliver);
+    // Failed attempts schedule their own retries (delayed messages).
+    this.deliveryQueue.grantSendMessages(deliver);
+
+    this.table.grantReadWriteData(sweep);
+    this.deliveryQueue.grantSendMessages(sweep);
 
     const eventSource = (source: Queue) =>
       new SqsEventSource(source, {

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { AppConfig } from '../config/app-config.ts';
+import { deliveryIdFor } from '../delivery/ids.ts';
 import type { DeliveryJob } from '../delivery/job.ts';
 import type { WebhookContact, WebhookMessage } from '../delivery/message.ts';
 import { crmValuesFor } from '../domain/crm.ts';
@@ -48,17 +48,7 @@ export interface ClassifyDeps {
 /** `erased`: the contact was erased and the event is not a fresh opt-in after it, so it was dropped. */
 export type ApplyOutcome = 'applied' | 'stage_changed' | 'duplicate' | 'erased';
 
-/** A delivery's id is derived from what it delivers, so a re-run projection cannot fork it. */
-export function deliveryIdFor(
-  contactId: string,
-  sequence: number | string,
-  subscriptionId: string,
-): string {
-  const digest = createHash('sha256')
-    .update(`${contactId}\n${sequence}\n${subscriptionId}`)
-    .digest('hex');
-  return `msg_${digest.slice(0, 26)}`;
-}
+export { deliveryIdFor } from '../delivery/ids.ts';
 
 /** The contact as webhooks show it: id, email and the profile fields a CRM maps. */
 function webhookContact(contactId: string, facts: ContactFacts): WebhookContact {

@@ -68,7 +68,7 @@ async function scheduleRetry(
   deps: DeliverDeps,
 ): Promise<'retry' | 'exhausted'> {
   const attemptsMade = delivery.attemptCount + 1;
-  const retryAfterMs = (result as { retryAfterMs?: number }).retryAfterMs;
+  const { retryAfterMs } = result;
   const { delayMs } = nextRetryDelay(
     attemptsMade,
     deps.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_SECONDS,

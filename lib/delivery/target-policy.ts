@@ -1,16 +1,31 @@
-import ipaddr from 'ipaddr.js';
+import { isIP } from 'node:net';
+import {
+  forbiddenRange,
+  type Resolver,
+  resolveAndCheck,
+  TargetRefusedError,
+} from './target-guard.ts';
 
 /** Why a webhook URL is refused, or undefined when it is allowed. */
 export type TargetRefusal = string | undefined;
 
 const LOCAL_HOSTNAMES = new Set(['localhost', 'localhost.localdomain']);
 
+/** How long subscription create waits for DNS before refusing the URL. */
+const CREATE_RESOLVE_TIMEOUT_MS = 5_000;
+
+/** The URL's host without IPv6 brackets and without a trailing dot. */
+export function targetHost(url: URL): string {
+  return url.hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+}
+
 /**
- * Checks a subscriber URL before it is stored. In production only https to a public
- * address is allowed: a literal loopback, private, link-local (cloud metadata), CGNAT or
- * unique-local address is refused. Local mode also allows http and loopback, so a receiver
- * on the same machine works. Host names are resolved and checked again at send time by the
- * delivery issue's guard (against DNS rebinding).
+ * Checks a subscriber URL without resolving it. In production only https to a public address
+ * is allowed: a literal loopback, private, link-local (cloud metadata), CGNAT, unique-local
+ * or otherwise non-public address is refused, and so are `localhost` names. Local mode also
+ * allows http and loopback (a receiver on the same machine), never private ranges. Host
+ * names are resolved by `checkWebhookTargetResolved` (at create) and by the send path at
+ * connect time (against DNS rebinding).
  */
 export function checkWebhookTarget(
   rawUrl: string,
@@ -24,20 +39,62 @@ export function checkWebhookTarget(
   }
   if (url.username !== '' || url.password !== '') return 'credentials in the URL are not allowed';
   if (options.allowLocal) {
-    return url.protocol === 'https:' || url.protocol === 'http:'
-      ? undefined
-      : 'only http and https are allowed';
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      return 'only http and https are allowed';
+    }
+  } else if (url.protocol !== 'https:') {
+    return 'only https URLs are allowed';
   }
-  if (url.protocol !== 'https:') return 'only https URLs are allowed';
   // A trailing dot names the same host (fully qualified), so `localhost.` is loopback too.
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
-  if (LOCAL_HOSTNAMES.has(host.toLowerCase()) || host.toLowerCase().endsWith('.localhost')) {
+  const host = targetHost(url);
+  const lower = host.toLowerCase();
+  if (!options.allowLocal && (LOCAL_HOSTNAMES.has(lower) || lower.endsWith('.localhost'))) {
     return 'loopback hosts are not allowed';
   }
-  if (ipaddr.isValid(host)) {
-    const address = ipaddr.process(host);
-    const range = address.range();
-    if (range !== 'unicast') return `addresses in the ${range} range are not allowed`;
+  if (isIP(host) !== 0) {
+    const range = forbiddenRange(host, options);
+    if (range !== undefined) return `addresses in the ${range} range are not allowed`;
   }
   return undefined;
+}
+
+/**
+ * `checkWebhookTarget`, then resolves the host name and refuses it when ANY of its
+ * addresses is forbidden. For subscription create; the send path checks again at connect
+ * time, since the records can change after this check. A name that does not resolve is
+ * refused too.
+ */
+export async function checkWebhookTargetResolved(
+  rawUrl: string,
+  options: { allowLocal: boolean; resolver?: Resolver; timeoutMs?: number },
+): Promise<TargetRefusal> {
+  const refusal = checkWebhookTarget(rawUrl, options);
+  if (refusal !== undefined) return refusal;
+  const host = targetHost(new URL(rawUrl));
+  if (isIP(host) !== 0) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const timeoutMs = options.timeoutMs ?? CREATE_RESOLVE_TIMEOUT_MS;
+  try {
+    await Promise.race([
+      resolveAndCheck(host, {
+        allowLocal: options.allowLocal,
+        ...(options.resolver ? { resolver: options.resolver } : {}),
+      }),
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`resolving took longer than ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      }),
+    ]);
+    return undefined;
+  } catch (error) {
+    if (error instanceof TargetRefusedError) return error.reason;
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOTFOUND' || code === 'ENODATA'
+      ? 'the host name does not resolve'
+      : 'the host name could not be resolved; try again';
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,4 +1,5 @@
 import type { AppConfig } from '../config/app-config.ts';
+import type { Resolver } from '../delivery/target-guard.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { MessageQueue } from '../queue/message-queue.ts';
 import type { ContactDirectory } from '../store/contact-directory.ts';
@@ -23,6 +24,8 @@ export interface ApiDeps {
   apiKeyHashes: readonly string[];
   /** Local mode: subscriptions may target plain http and loopback. */
   allowLocalWebhookTargets: boolean;
+  /** Resolves webhook host names for the SSRF check; the system resolver unless a test injects one. */
+  webhookResolver?: Resolver;
   /** The configured email providers, by route name. */
   emailAdapters: ReadonlyMap<string, EmailProviderAdapter>;
   /** Clock, replay guard and fetcher the adapters use (injectable for tests). */

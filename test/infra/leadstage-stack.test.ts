@@ -75,6 +75,16 @@ const getAtt = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
 const asArray = <T>(value: T | T[] | undefined): T[] =>
   value === undefined ? [] : Array.isArray(value) ? value : [value];
 
+/**
+ * The values in a stable order, for comparing sets of CloudFormation values (objects such as
+ * `Fn::GetAtt`, which a bare `.sort()` leaves in place: they all stringify alike).
+ */
+const sorted = (values: unknown[]): unknown[] =>
+  values
+    .map((value) => [JSON.stringify(value), value] as const)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, value]) => value);
+
 /** Every IAM statement attached to the function's execution role. */
 function statementsOf(template: Template, fn: NodejsFunction): Json[] {
   if (fn.role === undefined) throw new Error(`${fn.node.path} has no role`);
@@ -166,8 +176,14 @@ describe('Leadstage stack (bundled with the local esbuild)', () => {
     expect(covered).toEqual(expect.arrayContaining(all.map((q) => ({ Ref: logicalId(q) }))));
   });
 
-  it('has exactly three functions, all nodejs22.x on arm64 with source maps enabled', () => {
-    template.resourceCountIs('AWS::Lambda::Function', 3);
+  it('has exactly four functions, all nodejs22.x on arm64 with source maps enabled', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 4);
+    expect(Object.keys(leadstage.functions).sort()).toEqual([
+      'api',
+      'classify',
+      'deliver',
+      'sweep',
+    ]);
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
     for (const fn of functions) {
       expect(fn.Properties).toMatchObject({
@@ -180,8 +196,8 @@ describe('Leadstage stack (bundled with the local esbuild)', () => {
   });
 
   it('gives every function the table and both queue URLs, and no config or keys by default', () => {
-    const { api, classify, deliver } = leadstage.functions;
-    for (const fn of [api, classify, deliver]) {
+    const { api, classify, deliver, sweep } = leadstage.functions;
+    for (const fn of [api, classify, deliver, sweep]) {
       const variables = environmentOf(template, fn);
       expect(variables).toMatchObject({
         TABLE_NAME: { Ref: logicalId(leadstage.table) },
@@ -194,10 +210,11 @@ describe('Leadstage stack (bundled with the local esbuild)', () => {
   });
 
   it('sets timeouts and memory per function', () => {
-    const { api, classify, deliver } = leadstage.functions;
+    const { api, classify, deliver, sweep } = leadstage.functions;
     expect(functionProperties(template, api)).toMatchObject({ Timeout: 10, MemorySize: 512 });
     expect(functionProperties(template, classify)).toMatchObject({ Timeout: 30 });
     expect(functionProperties(template, deliver)).toMatchObject({ Timeout: 30 });
+    expect(functionProperties(template, sweep)).toMatchObject({ Timeout: 60, MemorySize: 256 });
   });
 
   it('feeds classify from the ingest queue and deliver from the delivery queue, reporting partial batch failures', () => {
@@ -257,8 +274,8 @@ describe('Leadstage stack (bundled with the local esbuild)', () => {
     const { api } = leadstage.functions;
     const ingest = getAtt(logicalId(leadstage.ingestQueue));
     const delivery = getAtt(logicalId(leadstage.deliveryQueue));
-    expect(resourcesAllowed(template, api, 'sqs:SendMessage').sort()).toEqual(
-      [delivery, ingest].sort(),
+    expect(sorted(resourcesAllowed(template, api, 'sqs:SendMessage'))).toEqual(
+      sorted([delivery, ingest]),
     );
     const dlqs = [getAtt(logicalId(leadstage.ingestDlq)), getAtt(logicalId(leadstage.deliveryDlq))];
     const sqsResources = statementsOf(template, api)
@@ -294,20 +311,109 @@ describe('Leadstage stack (bundled with the local esbuild)', () => {
     const ingest = getAtt(logicalId(leadstage.ingestQueue));
     const delivery = getAtt(logicalId(leadstage.deliveryQueue));
     const ingestDlq = getAtt(logicalId(leadstage.ingestDlq));
-    expect(resourcesAllowed(template, classify, 'sqs:SendMessage').sort()).toEqual(
-      [delivery, ingestDlq].sort(),
+    expect(sorted(resourcesAllowed(template, classify, 'sqs:SendMessage'))).toEqual(
+      sorted([delivery, ingestDlq]),
     );
     expect(resourcesAllowed(template, classify, 'sqs:ReceiveMessage')).toEqual([ingest]);
     expect(resourcesAllowed(template, classify, 'sqs:DeleteMessage')).toEqual([ingest]);
   });
 
-  it('lets deliver consume the delivery queue and send only to its DLQ', () => {
+  it('lets deliver consume the delivery queue and send only to it (delayed retries) and its DLQ', () => {
     const { deliver } = leadstage.functions;
     const delivery = getAtt(logicalId(leadstage.deliveryQueue));
-    expect(resourcesAllowed(template, deliver, 'sqs:SendMessage')).toEqual([
-      getAtt(logicalId(leadstage.deliveryDlq)),
-    ]);
+    const deliveryDlq = getAtt(logicalId(leadstage.deliveryDlq));
+    expect(sorted(resourcesAllowed(template, deliver, 'sqs:SendMessage'))).toEqual(
+      sorted([delivery, deliveryDlq]),
+    );
     expect(resourcesAllowed(template, deliver, 'sqs:ReceiveMessage')).toEqual([delivery]);
+    expect(resourcesAllowed(template, deliver, 'sqs:DeleteMessage')).toEqual([delivery]);
+  });
+
+  it('lets sweep send to the delivery queue only, consume no queue, and touch nothing but the table', () => {
+    const { sweep } = leadstage.functions;
+    const delivery = getAtt(logicalId(leadstage.deliveryQueue));
+    const tableArn = getAtt(logicalId(leadstage.table));
+    const tableIndexes = { 'Fn::Join': ['', [tableArn, '/index/*']] };
+    expect(resourcesAllowed(template, sweep, 'sqs:SendMessage')).toEqual([delivery]);
+    for (const action of [
+      'sqs:ReceiveMessage',
+      'sqs:DeleteMessage',
+      'sqs:ChangeMessageVisibility',
+    ]) {
+      expect(resourcesAllowed(template, sweep, action), action).toEqual([]);
+    }
+    // No event source: the schedule invokes it, no queue feeds it.
+    template.resourcePropertiesCountIs(
+      'AWS::Lambda::EventSourceMapping',
+      { FunctionName: { Ref: logicalId(sweep) } },
+      0,
+    );
+
+    const statements = statementsOf(template, sweep);
+    expect(statements.length).toBeGreaterThan(0);
+    for (const statement of statements) {
+      expect(statement.Effect).toBe('Allow');
+      const actions = asArray(statement.Action as string | string[]);
+      const resources = asArray(statement.Resource);
+      if (actions.every((a) => a.startsWith('sqs:'))) {
+        expect(resources).toEqual([delivery]);
+      } else if (actions.every((a) => a.startsWith('dynamodb:'))) {
+        expect(resources.length).toBeGreaterThan(0);
+        for (const resource of resources) expect([tableArn, tableIndexes]).toContainEqual(resource);
+      } else {
+        throw new Error(`sweep has an unexpected statement: ${JSON.stringify(statement)}`);
+      }
+    }
+    const dynamoActions = statements
+      .flatMap((s) => asArray(s.Action as string | string[]))
+      .filter((a) => a.startsWith('dynamodb:'));
+    // What the sweep does: query the pending-deliveries index, move each delivery on.
+    expect(dynamoActions).toEqual(
+      expect.arrayContaining(['dynamodb:Query', 'dynamodb:UpdateItem']),
+    );
+  });
+
+  it('grants no function a wildcard action or a wildcard resource', () => {
+    for (const [name, fn] of Object.entries(leadstage.functions)) {
+      for (const statement of statementsOf(template, fn)) {
+        const actions = asArray(statement.Action as string | string[]);
+        expect(actions, name).not.toContain('sqs:*');
+        expect(actions, name).not.toContain('dynamodb:*');
+        expect(actions, name).not.toContain('*');
+        for (const action of actions) expect(action, `${name}: ${action}`).not.toContain('*');
+        expect(asArray(statement.Resource), name).not.toContain('*');
+      }
+    }
+  });
+
+  it('runs the sweep function every minute from an EventBridge rule, without retries', () => {
+    const { sweep } = leadstage.functions;
+    const rules = template.findResources('AWS::Events::Rule') as Record<string, Resource>;
+    const ruleIds = Object.keys(rules);
+    expect(ruleIds).toHaveLength(1);
+    const [ruleId] = ruleIds as [string];
+    expect(rules[ruleId]?.Properties).toMatchObject({
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+    });
+    const targets = rules[ruleId]?.Properties.Targets as Json[];
+    expect(targets).toHaveLength(1);
+    expect(targets[0]).toMatchObject({
+      Arn: getAtt(logicalId(sweep)),
+      RetryPolicy: { MaximumRetryAttempts: 0 },
+    });
+    // EventBridge may invoke the sweep function, from this rule only, and no other function.
+    const permissions = Object.values(
+      template.findResources('AWS::Lambda::Permission', {
+        Properties: { Principal: 'events.amazonaws.com' },
+      }),
+    ) as Resource[];
+    expect(permissions).toHaveLength(1);
+    expect(permissions[0]?.Properties).toMatchObject({
+      Action: 'lambda:InvokeFunction',
+      FunctionName: getAtt(logicalId(sweep)),
+      SourceArn: getAtt(ruleId),
+    });
   });
 
   it('lets every function read and write the table, and nothing else in DynamoDB', () => {
@@ -382,19 +488,20 @@ describe('Leadstage construct props (bundling skipped)', () => {
   it('passes the config as JSON to every function and the API key hashes to the api only', () => {
     const config = { forms: [{ id: 'contact', name: 'Contact' }] };
     const synthesized = synth({ config, apiKeyHashes: [HASH_A, HASH_B] }, { bundle: false });
-    const { api, classify, deliver } = synthesized.stack.leadstage.functions;
-    for (const fn of [api, classify, deliver]) {
+    const { api, classify, deliver, sweep } = synthesized.stack.leadstage.functions;
+    for (const fn of [api, classify, deliver, sweep]) {
       expect(variables(synthesized, fn).LEADSTAGE_CONFIG_JSON).toBe(JSON.stringify(config));
     }
     expect(variables(synthesized, api).LEADSTAGE_API_KEY_HASHES).toBe(`${HASH_A},${HASH_B}`);
     expect(variables(synthesized, classify)).not.toHaveProperty('LEADSTAGE_API_KEY_HASHES');
     expect(variables(synthesized, deliver)).not.toHaveProperty('LEADSTAGE_API_KEY_HASHES');
+    expect(variables(synthesized, sweep)).not.toHaveProperty('LEADSTAGE_API_KEY_HASHES');
   });
 
   it('applies the removal policy to the table and log groups, never retaining queues', () => {
     const { template } = synth({ removalPolicy: RemovalPolicy.DESTROY }, { bundle: false });
     template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
-    template.resourceCountIs('AWS::Logs::LogGroup', 3);
+    template.resourceCountIs('AWS::Logs::LogGroup', 4);
     template.allResources('AWS::Logs::LogGroup', {
       DeletionPolicy: 'Delete',
       Properties: { RetentionInDays: 30 },
@@ -435,8 +542,9 @@ describe('Leadstage construct props (bundling skipped)', () => {
     new Leadstage(stack, 'Blue', props);
     new Leadstage(stack, 'Green', props);
     const template = Template.fromStack(stack);
-    template.resourceCountIs('AWS::Lambda::Function', 6);
+    template.resourceCountIs('AWS::Lambda::Function', 8);
     template.resourceCountIs('AWS::DynamoDB::Table', 2);
+    template.resourceCountIs('AWS::Events::Rule', 2);
   });
 });
 
@@ -491,7 +599,7 @@ describe('the CDK app (infra/app.ts, run as `cdk synth` runs it)', () => {
     template.resourcePropertiesCountIs(
       'AWS::Lambda::Function',
       { Environment: { Variables: Match.objectLike({ LEADSTAGE_CONFIG_JSON: Match.anyValue() }) } },
-      3,
+      4,
     );
   });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
 import { generateSigningSecret } from '../../delivery/sign.ts';
-import { checkWebhookTarget } from '../../delivery/target-policy.ts';
+import { checkWebhookTargetResolved } from '../../delivery/target-policy.ts';
 import type { SubscriptionRecord } from '../../store/subscription-store.ts';
 import { apiKeyAuth } from '../api-key-auth.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -110,7 +110,11 @@ export function subscriptionRoutes(deps: ApiDeps) {
   return router
     .openapi(createSubscriptionRoute, async (c) => {
       const { url } = c.req.valid('json');
-      const refusal = checkWebhookTarget(url, { allowLocal: deps.allowLocalWebhookTargets });
+      // Resolved now and again at every send: the address checked is the address connected to.
+      const refusal = await checkWebhookTargetResolved(url, {
+        allowLocal: deps.allowLocalWebhookTargets,
+        ...(deps.webhookResolver ? { resolver: deps.webhookResolver } : {}),
+      });
       if (refusal !== undefined) {
         return problem(c, 400, {
           type: '/problems/validation',

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyEvent, deliveryIdFor } from '../../../lib/classify/apply-event.ts';
+import { contactIdOfDelivery } from '../../../lib/delivery/ids.ts';
 import type { ContactRecord } from '../../../lib/store/contact-store.ts';
 import { VersionConflictError } from '../../../lib/store/errors.ts';
 import { contactIdFor } from '../../../lib/store/keys.ts';
@@ -178,10 +179,13 @@ describe('applyEvent', () => {
 
 describe('deliveryIdFor', () => {
   it('is stable for the same inputs and differs per subscription and sequence', () => {
-    const id = deliveryIdFor('ct_1', 1, 'sub_a');
-    expect(id).toMatch(/^msg_[0-9a-f]{26}$/);
-    expect(deliveryIdFor('ct_1', 1, 'sub_a')).toBe(id);
-    expect(deliveryIdFor('ct_1', 2, 'sub_a')).not.toBe(id);
-    expect(deliveryIdFor('ct_1', 1, 'sub_b')).not.toBe(id);
+    const id = deliveryIdFor(contactId, 1, 'sub_a');
+    // It carries the contact's id, so a delivery can be found from its id alone.
+    expect(id).toMatch(new RegExp(`^msg_${contactId.slice(3)}_[0-9a-f]{12}$`));
+    expect(contactIdOfDelivery(id)).toBe(contactId);
+    expect(contactIdOfDelivery('msg_not_ours')).toBeUndefined();
+    expect(deliveryIdFor(contactId, 1, 'sub_a')).toBe(id);
+    expect(deliveryIdFor(contactId, 2, 'sub_a')).not.toBe(id);
+    expect(deliveryIdFor(contactId, 1, 'sub_b')).not.toBe(id);
   });
 });

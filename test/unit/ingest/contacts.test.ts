@@ -710,7 +710,7 @@ describe('DELETE /v1/contacts/{id}', () => {
         attemptCount: 0,
         createdAt: TEST_NOW.toISOString(),
       });
-      expect(delivery.deliveryId).toMatch(/^msg_[0-9a-f]{26}$/);
+      expect(delivery.deliveryId).toMatch(/^msg_[0-9a-f]{24}_[0-9a-f]{12}$/);
       expect(delivery.message).toEqual({
         type: 'contact.erased',
         timestamp: TEST_NOW.toISOString(),

@@ -1,5 +1,6 @@
 import type { ClassifyDeps } from '../../../lib/classify/apply-event.ts';
 import { type AppConfig, defaultAppConfig } from '../../../lib/config/app-config.ts';
+import type { Resolver } from '../../../lib/delivery/target-guard.ts';
 import { hashApiKey } from '../../../lib/ingest/api-key-auth.ts';
 import { createApp } from '../../../lib/ingest/app.ts';
 import type { ApiDeps } from '../../../lib/ingest/deps.ts';
@@ -43,6 +44,8 @@ export interface TestApiOptions {
    * `config`; e.g. `{ generic: { secret: 'whsec_...' } }`.
    */
   providers?: unknown;
+  /** Resolves webhook hosts for the SSRF check; a public address for every name unless given. */
+  resolver?: Resolver;
   /** The app's clock; TEST_NOW unless given. */
   now?: () => Date;
 }
@@ -73,6 +76,8 @@ export function testApi(options: TestApiOptions = {}) {
     deliveryQueue,
     apiKeyHashes: [hashApiKey(API_KEY)],
     allowLocalWebhookTargets: options.allowLocal ?? false,
+    // No DNS here: every host name resolves to a public documentation-free address unless a test says otherwise.
+    webhookResolver: options.resolver ?? (async () => [{ address: '93.184.216.34', family: 4 }]),
     emailAdapters: createEmailAdapters(config.providers),
     providerContext: {
       now,
