@@ -26,7 +26,7 @@ import { VersionConflictError } from '../store/errors.ts';
 import type { HistoryStore } from '../store/history-store.ts';
 import { contactIdFor } from '../store/keys.ts';
 import type { MessageIndexStore } from '../store/message-index-store.ts';
-import type { SubscriptionStore } from '../store/subscription-store.ts';
+import { type SubscriptionStore, wants } from '../store/subscription-store.ts';
 
 const MAX_COMMIT_ATTEMPTS = 8;
 
@@ -136,7 +136,7 @@ async function nextRecord(
       },
     };
     for (const subscription of await deps.subscriptions.list()) {
-      if (!subscription.enabled) continue;
+      if (!wants(subscription, 'contact.stage_changed', verdict.stage)) continue;
       const deliveryId = deliveryIdFor(contactId, sequence, subscription.id);
       outbox[deliveryId] = { deliveryId, subscriptionId: subscription.id, message };
     }

@@ -4,7 +4,7 @@ import type { MessageQueue } from '../queue/message-queue.ts';
 import { type ContactStore, type ErasedContact, isErased } from '../store/contact-store.ts';
 import type { DeliveryStore } from '../store/delivery-store.ts';
 import { VersionConflictError } from '../store/errors.ts';
-import type { SubscriptionStore } from '../store/subscription-store.ts';
+import { type SubscriptionStore, wants } from '../store/subscription-store.ts';
 import { deliveryIdFor } from './apply-event.ts';
 
 export interface EraseDeps {
@@ -63,7 +63,7 @@ export async function eraseContact(contactId: string, deps: EraseDeps): Promise<
     data: { contact: { id: contactId }, erasedAt: marker.erasedAt },
   };
   for (const subscription of await deps.subscriptions.list()) {
-    if (!subscription.enabled) continue;
+    if (!wants(subscription, 'contact.erased')) continue;
     const deliveryId = deliveryIdFor(contactId, `erased:${marker.erasedAt}`, subscription.id);
     await deps.deliveries.putIfAbsent({
       deliveryId,

@@ -3,7 +3,11 @@ import type { Logger } from '../observability/logger.ts';
 import { sqsBatchHandler, UnreadableMessageError } from '../queue/batch.ts';
 import type { MessageQueue } from '../queue/message-queue.ts';
 import type { DeliveryRecord, DeliveryStore } from '../store/delivery-store.ts';
-import type { SubscriptionRecord, SubscriptionStore } from '../store/subscription-store.ts';
+import {
+  type SubscriptionRecord,
+  type SubscriptionStore,
+  signingSecrets,
+} from '../store/subscription-store.ts';
 import { type DeliveryJob, deliveryJobSchema } from './job.ts';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, nextRetryDelay } from './retry-schedule.ts';
 import { postWebhook, type SendResult } from './send.ts';
@@ -45,9 +49,12 @@ async function attempt(
   deps: DeliverDeps,
 ): Promise<SendResult> {
   const body = JSON.stringify(delivery.message);
-  const headers = signDelivery({ id: delivery.deliveryId, timestamp: deps.now(), body }, [
-    subscription.secret,
-  ]);
+  const now = deps.now();
+  // During a rotation both the new and the old secret sign, space-separated (Standard Webhooks).
+  const headers = signDelivery(
+    { id: delivery.deliveryId, timestamp: now, body },
+    signingSecrets(subscription, now),
+  );
   return postWebhook(
     {
       url: subscription.url,

@@ -6,6 +6,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { WebhookMessage } from '../delivery/message.ts';
+import { decodeCursor, encodeCursor, type Page } from './cursor.ts';
 import { isConditionalCheckFailed } from './errors.ts';
 import { INDEX, keys } from './keys.ts';
 
@@ -76,6 +77,29 @@ export interface DeliveryStore {
   listDue(now: string, limit: number): Promise<DueDelivery[]>;
   /** Moves a still-open delivery's sweep time (after the sweeper queued it); false if it is no longer open. */
   reschedule(contactId: string, deliveryId: string, sweepAt: string): Promise<boolean>;
+  /**
+   * Makes a delivery `pending` again (redelivery, replay, a re-enabled subscription), due at
+   * `sweepAt`; its attempts stay on record. False when there is no such delivery.
+   */
+  resume(contactId: string, deliveryId: string, sweepAt: string): Promise<boolean>;
+  /** A subscription's deliveries, newest first, optionally only those created in [from, to] or with a status. */
+  listBySubscription(
+    subscriptionId: string,
+    query: { limit: number; cursor?: string; status?: DeliveryStatus; from?: string; to?: string },
+  ): Promise<Page<DeliverySummary>>;
+}
+
+/** A delivery as a list shows it (what the bySubscription index projects). */
+export interface DeliverySummary {
+  deliveryId: string;
+  contactId: string;
+  subscriptionId: string;
+  eventType: string;
+  status: DeliveryStatus;
+  attemptCount: number;
+  lastAttempt?: DeliveryAttempt;
+  createdAt: string;
+  deliveredAt?: string;
 }
 
 /** Statuses still waiting to be sent; only these are in the sparse pending index. */
@@ -214,6 +238,71 @@ export class DynamoDeliveryStore implements DeliveryStore {
       deliveryId: item.deliveryId,
       subscriptionId: item.subscriptionId,
     }));
+  }
+
+  async resume(contactId: string, deliveryId: string, sweepAt: string): Promise<boolean> {
+    const pending = keys.pendingDelivery(sweepAt, deliveryId);
+    try {
+      await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keys.delivery(contactId, deliveryId),
+          UpdateExpression:
+            'SET #status = :pending, gsi3pk = :gsi3pk, gsi3sk = :gsi3sk REMOVE nextAttemptAt',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':pending': 'pending',
+            ':gsi3pk': pending.gsi3pk,
+            ':gsi3sk': pending.gsi3sk,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  async listBySubscription(
+    subscriptionId: string,
+    query: { limit: number; cursor?: string; status?: DeliveryStatus; from?: string; to?: string },
+  ): Promise<Page<DeliverySummary>> {
+    const partition = keys.deliveryBySubscription(subscriptionId, '', '').gsi2pk;
+    const range =
+      query.from !== undefined || query.to !== undefined ? ' AND gsi2sk BETWEEN :from AND :to' : '';
+    const result = await this.#doc.send(
+      new QueryCommand({
+        TableName: this.#tableName,
+        IndexName: INDEX.bySubscription,
+        KeyConditionExpression: `gsi2pk = :sub${range}`,
+        ...(query.status
+          ? {
+              FilterExpression: '#status = :status',
+              ExpressionAttributeNames: { '#status': 'status' },
+            }
+          : {}),
+        ExpressionAttributeValues: {
+          ':sub': partition,
+          ...(range ? { ':from': query.from ?? '', ':to': `${query.to ?? '9999'}#~` } : {}),
+          ...(query.status ? { ':status': query.status } : {}),
+        },
+        ScanIndexForward: false,
+        Limit: query.limit,
+        ExclusiveStartKey: decodeCursor(
+          query.cursor,
+          ['gsi2pk', 'gsi2sk', 'pk', 'sk'],
+          (key) => key.gsi2pk === partition,
+        ),
+      }),
+    );
+    const nextCursor = encodeCursor(result.LastEvaluatedKey);
+    const items = (result.Items ?? []).map((item): DeliverySummary => {
+      const { pk: _pk, sk: _sk, gsi2pk: _a, gsi2sk: _b, ...summary } = item;
+      return summary as DeliverySummary;
+    });
+    return { items, ...(nextCursor ? { nextCursor } : {}) };
   }
 
   async reschedule(contactId: string, deliveryId: string, sweepAt: string): Promise<boolean> {

@@ -13,6 +13,7 @@ import type {
   DeliveryRecord,
   DeliveryStatus,
   DeliveryStore,
+  DeliverySummary,
   DueDelivery,
 } from './delivery-store.ts';
 import { VersionConflictError } from './errors.ts';
@@ -245,6 +246,39 @@ export class MemoryDeliveryStore implements DeliveryStore, MemoryPartitionMember
               },
             ];
       });
+  }
+
+  /** Makes the delivery pending again, due at `sweepAt`; false when there is none. */
+  async resume(contactId: string, deliveryId: string, sweepAt: string): Promise<boolean> {
+    const key = deliveryKey(contactId, deliveryId);
+    const item = this.#items.get(key);
+    if (item === undefined) return false;
+    item.status = 'pending';
+    delete item.nextAttemptAt;
+    this.#sweepAt.set(key, sweepAt);
+    return true;
+  }
+
+  /** A subscription's deliveries, newest first, filtered like the DynamoDB index query. */
+  async listBySubscription(
+    subscriptionId: string,
+    query: { limit: number; cursor?: string; status?: DeliveryStatus; from?: string; to?: string },
+  ): Promise<Page<DeliverySummary>> {
+    const items = [...this.#items.values()]
+      .filter((item) => item.subscriptionId === subscriptionId)
+      .filter((item) => query.from === undefined || item.createdAt >= query.from)
+      .filter((item) => query.to === undefined || item.createdAt <= query.to)
+      .filter((item) => query.status === undefined || item.status === query.status)
+      .sort((a, b) =>
+        `${a.createdAt}#${a.deliveryId}` < `${b.createdAt}#${b.deliveryId}` ? 1 : -1,
+      )
+      .map(
+        ({ message, nextAttemptAt: _next, ...summary }): DeliverySummary => ({
+          ...summary,
+          eventType: message.type,
+        }),
+      );
+    return memoryPage(items, query);
   }
 
   /** Moves an open delivery's sweep time; false if it is no longer open. */

@@ -6,15 +6,27 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { Stage } from '../domain/stage.ts';
 import { isConditionalCheckFailed } from './errors.ts';
 import { keys } from './keys.ts';
+
+/** The webhook event types a subscription can receive. */
+export const WEBHOOK_EVENT_TYPES = ['contact.stage_changed', 'contact.erased'] as const;
+export type SubscribedEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 /** A CRM endpoint that receives signed webhooks. */
 export interface SubscriptionRecord {
   id: string;
   url: string;
+  description?: string;
+  /** The event types it receives; all when absent. */
+  eventTypes?: SubscribedEventType[];
+  /** For `contact.stage_changed`: only changes to these stages; all when absent. */
+  stages?: Stage[];
   /** The `whsec_` signing secret; shown to the user once, kept to sign every delivery. */
   secret: string;
+  /** Secrets replaced by a rotation, still signing (beside the new one) until they expire. */
+  previousSecrets?: { secret: string; expiresAt: string }[];
   enabled: boolean;
   createdAt: string;
   /** Why it was disabled: `gone` (the endpoint answered 410) or `failing` (5 days of failures). */
@@ -150,4 +162,34 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
       if (!isConditionalCheckFailed(error)) throw error;
     }
   }
+}
+
+/** Whether a subscription wants this event: enabled, of a subscribed type, and (for a stage change) to a wanted stage. */
+export function wants(
+  subscription: SubscriptionRecord,
+  type: SubscribedEventType,
+  toStage?: Stage,
+): boolean {
+  if (!subscription.enabled) return false;
+  if (subscription.eventTypes !== undefined && !subscription.eventTypes.includes(type))
+    return false;
+  if (
+    type === 'contact.stage_changed' &&
+    toStage !== undefined &&
+    subscription.stages !== undefined
+  ) {
+    return subscription.stages.includes(toStage);
+  }
+  return true;
+}
+
+/** The secrets a delivery is signed with now: the current one and those rotated out but not expired. */
+export function signingSecrets(subscription: SubscriptionRecord, now: Date): string[] {
+  const current = now.toISOString();
+  return [
+    subscription.secret,
+    ...(subscription.previousSecrets ?? [])
+      .filter((previous) => previous.expiresAt > current)
+      .map((previous) => previous.secret),
+  ];
 }
