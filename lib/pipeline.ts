@@ -99,6 +99,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     deliveries,
     deliveryQueue,
     allowLocalTargets: settings.allowLocalWebhookTargets,
+    retrySchedule: settings.config.delivery.retryScheduleSeconds,
     ...(settings.deliveryDlqUrl
       ? { deadLetters: new SqsMessageQueue(clients.sqs, settings.deliveryDlqUrl) }
       : {}),

@@ -136,9 +136,15 @@ async function nextRecord(
       },
     };
     for (const subscription of await deps.subscriptions.list()) {
-      if (!wants(subscription, 'contact.stage_changed', verdict.stage)) continue;
+      if (!subscription.enabled || !wants(subscription, 'contact.stage_changed', verdict.stage))
+        continue;
       const deliveryId = deliveryIdFor(contactId, sequence, subscription.id);
-      outbox[deliveryId] = { deliveryId, subscriptionId: subscription.id, message };
+      outbox[deliveryId] = {
+        deliveryId,
+        subscriptionId: subscription.id,
+        message,
+        ...(subscription.enabled ? {} : { paused: true }),
+      };
     }
     pendingHistory[String(sequence)] = {
       contactId,
@@ -190,10 +196,11 @@ export async function projectOutbox(record: ContactRecord, deps: ClassifyDeps): 
         subscriptionId: entry.subscriptionId,
         contactId: record.contactId,
         message: entry.message,
-        status: 'pending',
+        status: entry.paused ? 'paused' : 'pending',
         attemptCount: 0,
         createdAt: entry.message.timestamp,
       });
+      if (entry.paused) return;
       const job: DeliveryJob = {
         v: 1,
         contactId: record.contactId,
@@ -213,17 +220,19 @@ export async function projectOutbox(record: ContactRecord, deps: ClassifyDeps): 
 /** The per-event projections: the timeline entry and the Message-ID index. */
 async function projectEvent(
   event: LeadEvent,
-  contactId: string,
+  record: ContactRecord,
   deps: ClassifyDeps,
 ): Promise<void> {
   const now = deps.now();
+  const { contactId } = record;
   await deps.history.putTimeline({
     contactId,
     eventId: event.id,
     kind: event.kind,
     source: event.source,
     occurredAt: event.occurredAt,
-    appliedAt: now.toISOString(),
+    // The time of the commit, the same on every re-run of this projection.
+    appliedAt: record.seen[event.id] ?? now.toISOString(),
     details: timelineDetails(event),
   });
   // Indexes the outbound mail an email event names, so replies to it find this contact.
@@ -256,7 +265,7 @@ export async function applyEvent(event: LeadEvent, deps: ClassifyDeps): Promise<
     if (current !== undefined && hasSeen(current.seen, event.id)) {
       // Already committed; the projections may not have run before a crash.
       await projectOutbox(current, deps);
-      await projectEvent(event, contactId, deps);
+      await projectEvent(event, current, deps);
       return 'duplicate';
     }
     // A returning contact continues the marker's version and sequence, so its webhooks get
@@ -275,7 +284,7 @@ export async function applyEvent(event: LeadEvent, deps: ClassifyDeps): Promise<
       continue;
     }
     await projectOutbox(record, deps);
-    await projectEvent(event, contactId, deps);
+    await projectEvent(event, record, deps);
     return changed ? 'stage_changed' : 'applied';
   }
 }

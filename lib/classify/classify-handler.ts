@@ -36,7 +36,13 @@ export function createClassifyHandler(
         }
         return;
       }
-      const event = 'event' in data ? data.event : await resolveReply(data.reply, deps);
+      const event = 'event' in data ? data.event : await resolveReply(data.reply, deps, deps.now());
+      if (event === undefined) {
+        deps.logger.info('reply dropped: the contact it was matched to is erased', {
+          messageId: record.messageId,
+        });
+        return;
+      }
       const outcome = await applyEvent(event, deps);
       deps.logger.info('event applied', {
         eventId: event.id,

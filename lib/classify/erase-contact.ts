@@ -70,10 +70,12 @@ export async function eraseContact(contactId: string, deps: EraseDeps): Promise<
       subscriptionId: subscription.id,
       contactId,
       message,
-      status: 'pending',
+      // A disabled subscription gets the notice when it is enabled again.
+      status: subscription.enabled ? 'pending' : 'paused',
       attemptCount: 0,
       createdAt: marker.erasedAt,
     });
+    if (!subscription.enabled) continue;
     const job: DeliveryJob = { v: 1, contactId, subscriptionId: subscription.id, deliveryId };
     await deps.deliveryQueue.send(JSON.stringify(job));
   }

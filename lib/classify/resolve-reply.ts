@@ -1,5 +1,6 @@
 import type { LeadEvent, ReplyMatchMethod, UnresolvedReply } from '../domain/events.ts';
 import type { ContactStore } from '../store/contact-store.ts';
+import { contactIdFor } from '../store/keys.ts';
 import type { MessageIndexStore } from '../store/message-index-store.ts';
 
 const CONTACT_ID = /^ct_[0-9a-f]{24}$/;
@@ -16,16 +17,42 @@ async function emailOfContact(
   return (await contacts.get(contactId))?.email;
 }
 
+async function firstMatch(
+  reply: UnresolvedReply,
+  deps: ReplyResolverDeps,
+): Promise<{ email: string; method: ReplyMatchMethod }> {
+  if (reply.replyToken !== undefined && CONTACT_ID.test(reply.replyToken)) {
+    const email = await emailOfContact(deps.contacts, reply.replyToken);
+    if (email !== undefined) return { email, method: 'reply_token' };
+  }
+  if (reply.inReplyTo !== undefined) {
+    const contactId = await deps.messages.get(reply.inReplyTo);
+    const email =
+      contactId === undefined ? undefined : await emailOfContact(deps.contacts, contactId);
+    if (email !== undefined) return { email, method: 'in_reply_to' };
+  }
+  for (const reference of [...reply.references].reverse()) {
+    const contactId = await deps.messages.get(reference);
+    const email =
+      contactId === undefined ? undefined : await emailOfContact(deps.contacts, contactId);
+    if (email !== undefined) return { email, method: 'references' };
+  }
+  return { email: reply.from, method: 'sender' };
+}
+
 /**
  * Finds the contact a reply belongs to, strongest evidence first: the reply token in the
  * recipient address (our contact id), the mail it answers (`In-Reply-To`), the thread
- * (`References`, newest first), and last the sender's address. The method is kept.
+ * (`References`, newest first), and last the sender's address. The method is kept. The
+ * first match is recorded, so a redelivered reply counts for the same contact even when the
+ * index has changed in between; undefined when that contact has been erased since.
  */
 export async function resolveReply(
   reply: UnresolvedReply,
   deps: ReplyResolverDeps,
-): Promise<LeadEvent> {
-  const matched = (email: string, matchMethod: ReplyMatchMethod): LeadEvent => ({
+  now: Date = new Date(),
+): Promise<LeadEvent | undefined> {
+  const event = (email: string, matchMethod: ReplyMatchMethod): LeadEvent => ({
     kind: 'email_replied',
     id: reply.id,
     occurredAt: reply.occurredAt,
@@ -34,22 +61,19 @@ export async function resolveReply(
     matchMethod,
     ...(reply.excerpt === undefined ? {} : { excerpt: reply.excerpt }),
   });
-
-  if (reply.replyToken !== undefined && CONTACT_ID.test(reply.replyToken)) {
-    const email = await emailOfContact(deps.contacts, reply.replyToken);
-    if (email !== undefined) return matched(email, 'reply_token');
+  const prior = await deps.messages.replyMatch(reply.id);
+  if (prior !== undefined) {
+    const email = await emailOfContact(deps.contacts, prior.contactId);
+    return email === undefined ? undefined : event(email, prior.method);
   }
-  if (reply.inReplyTo !== undefined) {
-    const contactId = await deps.messages.get(reply.inReplyTo);
-    const email =
-      contactId === undefined ? undefined : await emailOfContact(deps.contacts, contactId);
-    if (email !== undefined) return matched(email, 'in_reply_to');
-  }
-  for (const reference of [...reply.references].reverse()) {
-    const contactId = await deps.messages.get(reference);
-    const email =
-      contactId === undefined ? undefined : await emailOfContact(deps.contacts, contactId);
-    if (email !== undefined) return matched(email, 'references');
-  }
-  return matched(reply.from, 'sender');
+  const found = await firstMatch(reply, deps);
+  const claimed = await deps.messages.claimReply(
+    reply.id,
+    { contactId: contactIdFor(found.email), method: found.method },
+    now,
+  );
+  if (claimed.contactId === contactIdFor(found.email)) return event(found.email, claimed.method);
+  // Another worker matched the same reply first: its match holds.
+  const email = await emailOfContact(deps.contacts, claimed.contactId);
+  return email === undefined ? undefined : event(email, claimed.method);
 }

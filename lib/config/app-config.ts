@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS, retryScheduleSchema } from '../delivery/retry-schedule.ts';
 import { crmMappingSchema, defaultCrmMapping } from '../domain/crm.ts';
 import { defaultQualificationConfig, qualificationConfigSchema } from '../domain/qualification.ts';
 import { providersConfigSchema } from '../ingest/email/providers-config.ts';
@@ -100,6 +101,14 @@ export const appConfigSchema = z
     qualification: qualificationConfigSchema.default(defaultQualificationConfig),
     /** Our stages in each CRM's vocabulary, carried in webhooks. */
     crm: crmMappingSchema.default(defaultCrmMapping),
+    /** How webhooks are retried (docs/webhooks.md). */
+    delivery: z
+      .object({
+        /** Seconds to wait after each failed attempt; Svix's schedule by default. */
+        retryScheduleSeconds: retryScheduleSchema,
+      })
+      .strict()
+      .default({ retryScheduleSeconds: [...DEFAULT_RETRY_SCHEDULE_SECONDS] }),
     /** Email providers posting to /v1/webhooks/email/{provider}, with their credentials (docs/providers.md). */
     providers: providersConfigSchema.default({}),
   })

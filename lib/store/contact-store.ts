@@ -23,6 +23,8 @@ export interface OutboxEntry {
   deliveryId: string;
   subscriptionId: string;
   message: WebhookMessage;
+  /** The subscription was disabled at the commit: the delivery is kept, paused, not sent. */
+  paused?: boolean;
 }
 
 /** One stage change, as the stage-history projection keeps it. */
@@ -256,9 +258,18 @@ export class DynamoContactStore implements ContactStore {
           ExclusiveStartKey: startKey,
         }),
       );
-      const doomed = (page.Items ?? []).filter(
+      const inPartition = (page.Items ?? []).filter(
         (item) => item.sk !== keys.contact(contactId).sk && item.eventType !== 'contact.erased',
       );
+      // References point at the contact's items outside its partition (Message-ID index,
+      // reply matches): those go too.
+      const outside = inPartition.flatMap((item) => {
+        const key = String(item.sk).startsWith('REF#')
+          ? keys.referenced(String(item.sk))
+          : undefined;
+        return key === undefined ? [] : [key];
+      });
+      const doomed = [...outside, ...inPartition];
       for (let i = 0; i < doomed.length; i += 25) {
         let requests = doomed
           .slice(i, i + 25)

@@ -102,6 +102,11 @@ export interface DeliverySummary {
   deliveredAt?: string;
 }
 
+/** How long after a delivery is created (and queued) the sweeper steps in, if it was never sent. */
+export const NEW_DELIVERY_GRACE_MS = 5 * 60 * 1000;
+const safetyNet = (createdAt: string) =>
+  new Date(Date.parse(createdAt) + NEW_DELIVERY_GRACE_MS).toISOString();
+
 /** Statuses still waiting to be sent; only these are in the sparse pending index. */
 const OPEN_STATUSES: ReadonlySet<DeliveryStatus> = new Set(['pending', 'failing']);
 
@@ -129,7 +134,7 @@ export class DynamoDeliveryStore implements DeliveryStore {
               delivery.deliveryId,
             ),
             ...(OPEN_STATUSES.has(delivery.status)
-              ? keys.pendingDelivery(delivery.createdAt, delivery.deliveryId)
+              ? keys.pendingDelivery(safetyNet(delivery.createdAt), delivery.deliveryId)
               : {}),
             ...delivery,
           },
@@ -189,7 +194,7 @@ export class DynamoDeliveryStore implements DeliveryStore {
       new UpdateCommand({
         TableName: this.#tableName,
         Key: keys.delivery(contactId, deliveryId),
-        UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
+        UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {

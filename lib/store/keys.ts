@@ -48,6 +48,22 @@ export const keys = {
   }),
   subscriptionPartition: 'SUBSCRIPTION',
   message: (messageId: string) => ({ pk: `MESSAGE#${messageId.toLowerCase()}`, sk: 'MESSAGE' }),
+  replyMatch: (replyId: string) => ({ pk: `REPLY#${replyId}`, sk: 'REPLY' }),
+  /** A contact's reference to one of its items outside its partition, so erasure finds it. */
+  reference: (contactId: string, kind: 'MESSAGE' | 'REPLY', id: string) => ({
+    pk: `CONTACT#${contactId}`,
+    sk: `REF#${kind}#${kind === 'MESSAGE' ? id.toLowerCase() : id}`,
+  }),
+  /** The global item a reference (its sort key) points at. */
+  referenced: (referenceSk: string) => {
+    const [, kind, ...rest] = referenceSk.split('#');
+    const id = rest.join('#');
+    return kind === 'MESSAGE'
+      ? { pk: `MESSAGE#${id}`, sk: 'MESSAGE' }
+      : kind === 'REPLY'
+        ? { pk: `REPLY#${id}`, sk: 'REPLY' }
+        : undefined;
+  },
   /** Deliveries live in their contact's partition: erasing the contact erases them. */
   delivery: (contactId: string, deliveryId: string) => ({
     pk: `CONTACT#${contactId}`,

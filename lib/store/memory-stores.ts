@@ -16,9 +16,10 @@ import type {
   DeliverySummary,
   DueDelivery,
 } from './delivery-store.ts';
+import { NEW_DELIVERY_GRACE_MS } from './delivery-store.ts';
 import { VersionConflictError } from './errors.ts';
 import type { HistoryStore, TimelineEntry } from './history-store.ts';
-import type { MessageIndexStore } from './message-index-store.ts';
+import type { MessageIndexStore, ReplyMatch } from './message-index-store.ts';
 import type {
   SubscriptionHealthChange,
   SubscriptionRecord,
@@ -186,7 +187,12 @@ export class MemoryDeliveryStore implements DeliveryStore, MemoryPartitionMember
     const key = deliveryKey(delivery.contactId, delivery.deliveryId);
     if (this.#items.has(key)) return;
     this.#items.set(key, structuredClone(delivery));
-    if (OPEN.has(delivery.status)) this.#sweepAt.set(key, delivery.createdAt);
+    if (OPEN.has(delivery.status)) {
+      this.#sweepAt.set(
+        key,
+        new Date(Date.parse(delivery.createdAt) + NEW_DELIVERY_GRACE_MS).toISOString(),
+      );
+    }
   }
 
   /** Returns a copy of the delivery, or undefined. */
@@ -309,15 +315,46 @@ export class MemoryDeliveryStore implements DeliveryStore, MemoryPartitionMember
 }
 
 /** In-memory MessageIndexStore (expiry is not modelled: nothing here lives that long). */
-export class MemoryMessageIndexStore implements MessageIndexStore {
-  readonly #items = new Map<string, string>();
+export class MemoryMessageIndexStore implements MessageIndexStore, MemoryPartitionMember {
+  readonly #messages = new Map<string, string>();
+  readonly #replies = new Map<string, ReplyMatch>();
 
   async put(messageId: string, contactId: string): Promise<void> {
-    this.#items.set(messageId.toLowerCase(), contactId);
+    this.#messages.set(messageId.toLowerCase(), contactId);
   }
 
   async get(messageId: string): Promise<string | undefined> {
-    return this.#items.get(messageId.toLowerCase());
+    return this.#messages.get(messageId.toLowerCase());
+  }
+
+  async claimReply(replyId: string, match: ReplyMatch): Promise<ReplyMatch> {
+    const prior = this.#replies.get(replyId);
+    if (prior !== undefined) return { ...prior };
+    this.#replies.set(replyId, { ...match });
+    return match;
+  }
+
+  async replyMatch(replyId: string): Promise<ReplyMatch | undefined> {
+    const match = this.#replies.get(replyId);
+    return match === undefined ? undefined : { ...match };
+  }
+
+  /** Erases the contact's index entries and reply matches with it. */
+  purge(contactId: string): number {
+    let count = 0;
+    for (const [id, owner] of this.#messages) {
+      if (owner === contactId) {
+        this.#messages.delete(id);
+        count += 1;
+      }
+    }
+    for (const [id, match] of this.#replies) {
+      if (match.contactId === contactId) {
+        this.#replies.delete(id);
+        count += 1;
+      }
+    }
+    return count;
   }
 }
 

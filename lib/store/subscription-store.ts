@@ -164,13 +164,16 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
   }
 }
 
-/** Whether a subscription wants this event: enabled, of a subscribed type, and (for a stage change) to a wanted stage. */
+/**
+ * Whether a subscription wants this event: of a subscribed type and (for a stage change) to
+ * a wanted stage. `enabled` is the caller's concern: stage changes skip a disabled
+ * subscription (as Svix does; a replay recovers them), erasure notices are kept for it.
+ */
 export function wants(
   subscription: SubscriptionRecord,
   type: SubscribedEventType,
   toStage?: Stage,
 ): boolean {
-  if (!subscription.enabled) return false;
   if (subscription.eventTypes !== undefined && !subscription.eventTypes.includes(type))
     return false;
   if (

@@ -1,6 +1,10 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { type DeliveryAttempt, DynamoDeliveryStore } from '../../../lib/store/delivery-store.ts';
+import {
+  type DeliveryAttempt,
+  DynamoDeliveryStore,
+  NEW_DELIVERY_GRACE_MS,
+} from '../../../lib/store/delivery-store.ts';
 import { keys } from '../../../lib/store/keys.ts';
 import { dynamoBackends, useDynamoTable } from '../../support/dynamo-backends.ts';
 import { deliveryRecord } from './fixtures.ts';
@@ -100,7 +104,8 @@ describe.each(dynamoBackends)('DynamoDeliveryStore on $name', (backend) => {
     };
     expect(await pendingKeys()).toEqual({
       gsi3pk: 'PENDING',
-      gsi3sk: `${record.createdAt}#${id}`,
+      // Queued at once by the projection; the sweeper steps in only after the grace period.
+      gsi3sk: `${new Date(Date.parse(record.createdAt) + NEW_DELIVERY_GRACE_MS).toISOString()}#${id}`,
       gsi2pk: `SUBSCRIPTION#${record.subscriptionId}`,
     });
     await store().recordAttempt(record.contactId, id, failedAttempt, 'failing', {

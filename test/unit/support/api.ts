@@ -57,7 +57,8 @@ export function testApi(options: TestApiOptions = {}) {
   const subscriptions = new MemorySubscriptionStore();
   const history = new MemoryHistoryStore();
   const deliveries = new MemoryDeliveryStore();
-  const contacts = new MemoryContactStore([history, deliveries]);
+  const messages = new MemoryMessageIndexStore();
+  const contacts = new MemoryContactStore([history, deliveries, messages]);
   const logger = recordingLogger();
   const baseConfig = options.config ?? defaultAppConfig;
   const config: AppConfig =
@@ -97,6 +98,7 @@ export function testApi(options: TestApiOptions = {}) {
     contacts,
     history,
     deliveries,
+    messages,
     logger,
     deps,
   };
@@ -128,7 +130,7 @@ export function classifyDepsFor(
     subscriptions: api.subscriptions,
     deliveries: api.deliveries,
     deliveryQueue: api.deliveryQueue,
-    messages: new MemoryMessageIndexStore(),
+    messages: api.messages,
     history: api.history,
     now,
     logger: api.logger,

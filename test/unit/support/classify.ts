@@ -27,7 +27,8 @@ export function subscription(id: string, enabled = true): SubscriptionRecord {
 /** Classify deps on memory adapters, with the concrete adapters for inspection. */
 export async function classifyFixture(subscriptions: SubscriptionRecord[] = []) {
   const history = new MemoryHistoryStore();
-  const contacts = new MemoryContactStore([history]);
+  const messages = new MemoryMessageIndexStore();
+  const contacts = new MemoryContactStore([history, messages]);
   const subscriptionStore = new MemorySubscriptionStore();
   for (const s of subscriptions) await subscriptionStore.put(s);
   const deliveries = new MemoryDeliveryStore();
@@ -38,7 +39,7 @@ export async function classifyFixture(subscriptions: SubscriptionRecord[] = []) 
     subscriptions: subscriptionStore,
     deliveries,
     deliveryQueue,
-    messages: new MemoryMessageIndexStore(),
+    messages,
     history,
     now: () => new Date('2025-03-01T12:00:00.000Z'),
     logger: silentLogger,
@@ -81,7 +82,8 @@ export async function erasureFixture(subscriptions: SubscriptionRecord[] = []) {
   const now = () => new Date(clock.now);
   const history = new MemoryHistoryStore();
   const deliveries = new MemoryDeliveryStore();
-  const contacts = new MemoryContactStore([history, deliveries]);
+  const messages = new MemoryMessageIndexStore();
+  const contacts = new MemoryContactStore([history, deliveries, messages]);
   const subscriptionStore = new MemorySubscriptionStore();
   for (const s of subscriptions) await subscriptionStore.put(s);
   const deliveryQueue = new MemoryQueue();
@@ -92,7 +94,7 @@ export async function erasureFixture(subscriptions: SubscriptionRecord[] = []) {
     subscriptions: subscriptionStore,
     deliveries,
     deliveryQueue,
-    messages: new MemoryMessageIndexStore(),
+    messages,
     history,
     now,
     logger: silentLogger,
