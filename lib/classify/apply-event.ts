@@ -159,6 +159,26 @@ async function nextRecord(
       causedBy: event.id,
     };
   }
+  // The CRM must learn at once when a contact may no longer be contacted, stage change or not.
+  const becameUncontactable = (current?.flags.contactable ?? true) && !verdict.flags.contactable;
+  if (becameUncontactable) {
+    const message: WebhookMessage = {
+      type: 'contact.not_contactable',
+      timestamp: now.toISOString(),
+      data: {
+        contact: webhookContact(contactId, facts),
+        stage: verdict.stage,
+        reasons: verdict.reasons.filter((reason) => reason.code.startsWith('not_contactable_')),
+        flags: verdict.flags,
+        causedBy: event.id,
+      },
+    };
+    for (const subscription of await deps.subscriptions.list()) {
+      if (!subscription.enabled || !wants(subscription, 'contact.not_contactable')) continue;
+      const deliveryId = deliveryIdFor(contactId, `not_contactable:${event.id}`, subscription.id);
+      outbox[deliveryId] = { deliveryId, subscriptionId: subscription.id, message };
+    }
+  }
   const record: ContactRecord = {
     contactId,
     email: facts.email,

@@ -46,7 +46,21 @@ export interface ContactErasedData {
   erasedAt: string;
 }
 
+/**
+ * The contact may no longer be contacted: a hard bounce, a complaint, an unsubscribe or a
+ * withdrawn consent. Sent when `flags.contactable` turns false, whether or not the stage moved.
+ */
+export interface ContactNotContactableData {
+  contact: WebhookContact;
+  stage: Stage;
+  /** The `not_contactable_*` reasons. */
+  reasons: StageReason[];
+  flags: StageFlags;
+  causedBy: string;
+}
+
 /** The JSON body of every webhook: `{type, timestamp, data}` as Standard Webhooks suggests. */
 export type WebhookMessage =
   | { type: 'contact.stage_changed'; timestamp: string; data: StageChangedData }
+  | { type: 'contact.not_contactable'; timestamp: string; data: ContactNotContactableData }
   | { type: 'contact.erased'; timestamp: string; data: ContactErasedData };

@@ -11,7 +11,11 @@ import { isConditionalCheckFailed } from './errors.ts';
 import { keys } from './keys.ts';
 
 /** The webhook event types a subscription can receive. */
-export const WEBHOOK_EVENT_TYPES = ['contact.stage_changed', 'contact.erased'] as const;
+export const WEBHOOK_EVENT_TYPES = [
+  'contact.stage_changed',
+  'contact.not_contactable',
+  'contact.erased',
+] as const;
 export type SubscribedEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 /** A CRM endpoint that receives signed webhooks. */
