@@ -42,6 +42,8 @@ export interface DeliveryRecord {
   status: DeliveryStatus;
   attemptCount: number;
   lastAttempt?: DeliveryAttempt;
+  /** Every attempt, oldest first (the schedule bounds them: 8, plus manual redeliveries). */
+  attempts?: DeliveryAttempt[];
   createdAt: string;
   deliveredAt?: string;
   /** When the next attempt is due (for a `failing` delivery). */
@@ -182,6 +184,7 @@ export class DynamoDeliveryStore implements DeliveryStore {
     const sets = [
       '#status = :status',
       'lastAttempt = :attempt',
+      'attempts = list_append(if_not_exists(attempts, :none), :attempts)',
       'attemptCount = attemptCount + :one',
     ];
     const removes: string[] = [];
@@ -200,6 +203,8 @@ export class DynamoDeliveryStore implements DeliveryStore {
         ExpressionAttributeValues: {
           ':status': status,
           ':attempt': attempt,
+          ':attempts': [attempt],
+          ':none': [],
           ':one': 1,
           ...(delivered ? { ':at': attempt.at } : {}),
           ...(open ? { ':gsi3pk': pending.gsi3pk, ':gsi3sk': pending.gsi3sk } : {}),

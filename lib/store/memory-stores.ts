@@ -214,6 +214,7 @@ export class MemoryDeliveryStore implements DeliveryStore, MemoryPartitionMember
     if (item === undefined) throw conditionalCheckFailed();
     item.status = status;
     item.lastAttempt = structuredClone(attempt);
+    item.attempts = [...(item.attempts ?? []), structuredClone(attempt)];
     item.attemptCount += 1;
     if (status === 'delivered') item.deliveredAt = attempt.at;
     if (schedule.nextAttemptAt !== undefined) item.nextAttemptAt = schedule.nextAttemptAt;

@@ -376,6 +376,32 @@ const listDeliveriesRoute = createRoute({
   },
 });
 
+const deliveryDetailSchema = deliverySchema
+  .extend({
+    attempts: z
+      .array(deliveryAttemptSchema)
+      .openapi({ description: 'Every attempt, oldest first.' }),
+    nextAttemptAt: z.string().optional(),
+    message: z
+      .record(z.string(), z.unknown())
+      .openapi({ description: 'The webhook body as sent.' }),
+  })
+  .openapi('DeliveryDetail');
+
+const getDeliveryRoute = createRoute({
+  method: 'get',
+  path: '/v1/subscriptions/{id}/deliveries/{deliveryId}',
+  summary: 'One delivery with every attempt (time, status code, latency, error, response excerpt)',
+  security,
+  request: { params: deliveryParams },
+  responses: {
+    200: json(deliveryDetailSchema, 'The delivery.'),
+    400: problemResponse('Not a delivery id of this API.'),
+    401: unauthorized,
+    404: problemResponse('No such subscription, or no such delivery of it.'),
+  },
+});
+
 const redeliverRoute = createRoute({
   method: 'post',
   path: '/v1/subscriptions/{id}/deliveries/{deliveryId}/redeliver',
@@ -756,6 +782,44 @@ export function subscriptionRoutes(deps: ApiDeps) {
         if (error instanceof InvalidCursorError) return problem(c, 400, badCursor);
         throw error;
       }
+    })
+    .openapi(getDeliveryRoute, async (c) => {
+      const { id, deliveryId } = c.req.valid('param');
+      const contactId = contactIdOfDelivery(deliveryId);
+      if (contactId === undefined) {
+        return problem(c, 400, {
+          type: '/problems/validation',
+          title: 'Invalid request',
+          detail: 'Not a delivery id of this API.',
+          errors: [
+            { pointer: '#/deliveryId', detail: 'not a delivery id (msg_<24 hex>_<12 hex>)' },
+          ],
+        });
+      }
+      const delivery = await deps.deliveries.get(contactId, deliveryId);
+      if (delivery === undefined || delivery.subscriptionId !== id) {
+        return problem(c, 404, {
+          type: '/problems/not-found',
+          title: 'Not found',
+          detail: `Subscription "${id}" has no delivery "${deliveryId}".`,
+        });
+      }
+      return c.json(
+        {
+          deliveryId: delivery.deliveryId,
+          contactId: delivery.contactId,
+          eventType: delivery.message.type,
+          status: delivery.status,
+          attemptCount: delivery.attemptCount,
+          ...(delivery.lastAttempt ? { lastAttempt: delivery.lastAttempt } : {}),
+          attempts: delivery.attempts ?? [],
+          createdAt: delivery.createdAt,
+          ...(delivery.deliveredAt ? { deliveredAt: delivery.deliveredAt } : {}),
+          ...(delivery.nextAttemptAt ? { nextAttemptAt: delivery.nextAttemptAt } : {}),
+          message: delivery.message as unknown as Record<string, unknown>,
+        },
+        200,
+      );
     })
     .openapi(redeliverRoute, async (c) => {
       const { id, deliveryId } = c.req.valid('param');

@@ -79,6 +79,7 @@ describe.each(dynamoBackends)('DynamoDeliveryStore on $name', (backend) => {
       status: 'failing',
       attemptCount: 1,
       lastAttempt: failedAttempt,
+      attempts: [failedAttempt],
     });
   });
 
@@ -135,6 +136,7 @@ describe.each(dynamoBackends)('DynamoDeliveryStore on $name', (backend) => {
       status: 'failing',
       attemptCount: 1,
       lastAttempt: failedAttempt,
+      attempts: [failedAttempt],
     });
     expect(afterOne).not.toHaveProperty('deliveredAt');
 
@@ -149,6 +151,7 @@ describe.each(dynamoBackends)('DynamoDeliveryStore on $name', (backend) => {
       status: 'failing',
       attemptCount: 2,
       lastAttempt: timeout,
+      attempts: [failedAttempt, timeout],
     });
   });
 
@@ -163,6 +166,7 @@ describe.each(dynamoBackends)('DynamoDeliveryStore on $name', (backend) => {
       status: 'delivered',
       attemptCount: 2,
       lastAttempt: deliveredAttempt,
+      attempts: [failedAttempt, deliveredAttempt],
       deliveredAt: deliveredAttempt.at,
     });
   });
@@ -184,6 +188,7 @@ describe.each(dynamoBackends)('DynamoDeliveryStore on $name', (backend) => {
       status: 'failing',
       attemptCount: 1,
       lastAttempt: { at: attempt.at, latencyMs: 3, error: 'ECONNREFUSED' },
+      attempts: [{ at: attempt.at, latencyMs: 3, error: 'ECONNREFUSED' }],
     });
   });
 

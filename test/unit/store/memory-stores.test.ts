@@ -117,7 +117,7 @@ describe('MemoryDeliveryStore', () => {
     expect(await store.get('sub_2', 'msg_1')).toBeUndefined();
   });
 
-  it('records attempts: counts them, sets status and lastAttempt, deliveredAt when delivered', async () => {
+  it('records attempts: counts and keeps them, sets status and lastAttempt, deliveredAt when delivered', async () => {
     const store = new MemoryDeliveryStore();
     await store.putIfAbsent(delivery());
     const failed = { at: '2025-01-01T00:01:00.000Z', statusCode: 500, latencyMs: 12 };
@@ -127,6 +127,7 @@ describe('MemoryDeliveryStore', () => {
       status: 'failing',
       attemptCount: 1,
       lastAttempt: failed,
+      attempts: [failed],
     });
     const ok = { at: '2025-01-01T00:02:00.000Z', statusCode: 204, latencyMs: 8 };
     await store.recordAttempt('ct_1', 'msg_1', ok, 'delivered');
@@ -135,6 +136,7 @@ describe('MemoryDeliveryStore', () => {
       status: 'delivered',
       attemptCount: 2,
       lastAttempt: ok,
+      attempts: [failed, ok],
       deliveredAt: ok.at,
     });
   });
