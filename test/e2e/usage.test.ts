@@ -57,8 +57,8 @@ describe('the usage meter counts what one form submission costs', () => {
     expect(usage.requests['DynamoDB.GetItem']).toBe(3);
     // The contact commit, the timeline item, the stage-history item and the delivery item.
     expect(usage.requests['DynamoDB.PutItem']).toBe(4);
-    // Clearing the projected outbox, and recording the delivery attempt.
-    expect(usage.requests['DynamoDB.UpdateItem']).toBe(2);
+    // Clearing the projected outbox, recording the delivery attempt, and the subscription's health.
+    expect(usage.requests['DynamoDB.UpdateItem']).toBe(3);
     expect(usage.writeCapacityUnits).toBeGreaterThan(0);
     expect(usage.readCapacityUnits).toBeGreaterThan(0);
   });

@@ -151,10 +151,13 @@ describe.each(dynamoBackends)('classify: erasure and reads, on $name', (backend)
     });
 
     const items = await partitionItems(h.table, contactId);
-    expect(countByType(items)).toEqual({ erased: 1, delivery: 2 });
+    // One notice per subscription: sent to the two enabled ones, kept paused for the disabled one.
+    expect(countByType(items)).toEqual({ erased: 1, delivery: 3 });
     const marker = items.find((item) => item.type === 'erased');
     expect(marker).toMatchObject({ contactId, erased: true, erasedAt: ERASED_AT, version: 5 });
-    const erasedDeliveries = deliveryItems(items, 'contact.erased');
+    const erasedDeliveries = deliveryItems(items, 'contact.erased').filter(
+      (item) => item.status !== 'paused',
+    );
     expect(erasedDeliveries.map((item) => item.subscriptionId).sort()).toEqual(
       ENABLED_SUBSCRIPTION_IDS,
     );
@@ -307,7 +310,7 @@ describe.each(dynamoBackends)('classify: erasure and reads, on $name', (backend)
       contact: 1,
       timeline: 1,
       stage_change: 1,
-      delivery: 4, // 2 contact.erased + 2 for the new stage change
+      delivery: 5, // 3 contact.erased (one paused for the disabled subscription) + 2 for the new stage change
     });
     expect(items.find((item) => item.type === 'stage_change')).toMatchObject({
       sequence: 3,
@@ -475,9 +478,10 @@ describe.each(dynamoBackends)('classify: erasure and reads, on $name', (backend)
       const body = JSON.stringify({ v: 1, purge: { contactId } });
       expect((await handler(sqsEvent([body]))).batchItemFailures).toEqual([]);
       const items = await partitionItems(h.table, contactId);
-      expect(countByType(items)).toEqual({ erased: 1, delivery: 2 });
+      expect(countByType(items)).toEqual({ erased: 1, delivery: 3 });
       expect(
         deliveryItems(items, 'contact.erased')
+          .filter((item) => item.status !== 'paused')
           .map((item) => item.subscriptionId)
           .sort(),
       ).toEqual(ENABLED_SUBSCRIPTION_IDS);
@@ -524,7 +528,7 @@ describe.each(dynamoBackends)('classify: erasure and reads, on $name', (backend)
         contact: 1,
         timeline: 1,
         stage_change: 1,
-        delivery: 4,
+        delivery: 5,
       });
 
       const [purge] = h.ingestQueue.sent;
