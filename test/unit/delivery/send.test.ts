@@ -1,5 +1,4 @@
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   MAX_KEPT_RESPONSE_CHARS,
@@ -10,48 +9,13 @@ import {
 } from '../../../lib/delivery/send.ts';
 import type { Resolver } from '../../../lib/delivery/target-guard.ts';
 import { checkWebhookTargetResolved } from '../../../lib/delivery/target-policy.ts';
+import { type Recorded, startServer } from '../support/http-server.ts';
 
-interface Received {
-  method: string;
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
+type Received = Recorded;
 
 /** A real server on 127.0.0.1 that counts TCP connections as well as requests. */
 async function receiver(respond: (request: Received, res: ServerResponse) => void) {
-  const received: Received[] = [];
-  let connections = 0;
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const request: Received = {
-        method: req.method ?? '',
-        path: req.url ?? '',
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
-      };
-      received.push(request);
-      respond(request, res);
-    });
-  });
-  server.on('connection', () => {
-    connections += 1;
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const handle = {
-    port,
-    url: `http://127.0.0.1:${port}/hooks`,
-    received,
-    connections: () => connections,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const handle = await startServer(respond);
   servers.push(handle);
   return handle;
 }

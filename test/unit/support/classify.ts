@@ -24,14 +24,20 @@ export function subscription(id: string, enabled = true): SubscriptionRecord {
   };
 }
 
-/** Classify deps on memory adapters, with the concrete adapters for inspection. */
+/**
+ * Classify deps on memory adapters, with the concrete adapters for inspection. The contact
+ * store erases the contact's history, deliveries and index entries with it, as the single
+ * table does; the clock can be moved (`clock.now`).
+ */
 export async function classifyFixture(subscriptions: SubscriptionRecord[] = []) {
+  const clock = { now: new Date('2025-03-01T12:00:00.000Z') };
+  const now = () => new Date(clock.now);
   const history = new MemoryHistoryStore();
+  const deliveries = new MemoryDeliveryStore();
   const messages = new MemoryMessageIndexStore();
-  const contacts = new MemoryContactStore([history, messages]);
+  const contacts = new MemoryContactStore([history, deliveries, messages]);
   const subscriptionStore = new MemorySubscriptionStore();
   for (const s of subscriptions) await subscriptionStore.put(s);
-  const deliveries = new MemoryDeliveryStore();
   const deliveryQueue = new MemoryQueue();
   const deps: ClassifyDeps = {
     config: defaultAppConfig,
@@ -41,10 +47,18 @@ export async function classifyFixture(subscriptions: SubscriptionRecord[] = []) 
     deliveryQueue,
     messages,
     history,
-    now: () => new Date('2025-03-01T12:00:00.000Z'),
+    now,
     logger: silentLogger,
   };
-  return { deps, contacts, subscriptions: subscriptionStore, deliveries, deliveryQueue, history };
+  return {
+    deps,
+    clock,
+    contacts,
+    subscriptions: subscriptionStore,
+    deliveries,
+    deliveryQueue,
+    history,
+  };
 }
 
 export function formEvent(id: string, overrides: Partial<LeadEvent> = {}): LeadEvent {
@@ -72,51 +86,18 @@ export function withCommit(store: ContactStore, commit: ContactStore['commit']):
   };
 }
 
-/**
- * Like classifyFixture, but the contact store erases deliveries with the contact (as the
- * single table does: they live in its partition), with an ingest queue for the delayed
- * re-purge, erase deps on the same stores, and a clock a test can move (`clock.now`).
- */
+/** classifyFixture plus erase deps on the same stores and an ingest queue for the delayed re-purge. */
 export async function erasureFixture(subscriptions: SubscriptionRecord[] = []) {
-  const clock = { now: new Date('2025-03-01T12:00:00.000Z') };
-  const now = () => new Date(clock.now);
-  const history = new MemoryHistoryStore();
-  const deliveries = new MemoryDeliveryStore();
-  const messages = new MemoryMessageIndexStore();
-  const contacts = new MemoryContactStore([history, deliveries, messages]);
-  const subscriptionStore = new MemorySubscriptionStore();
-  for (const s of subscriptions) await subscriptionStore.put(s);
-  const deliveryQueue = new MemoryQueue();
+  const f = await classifyFixture(subscriptions);
   const ingestQueue = new MemoryQueue();
-  const deps: ClassifyDeps = {
-    config: defaultAppConfig,
-    contacts,
-    subscriptions: subscriptionStore,
-    deliveries,
-    deliveryQueue,
-    messages,
-    history,
-    now,
-    logger: silentLogger,
-  };
   const eraseDeps: EraseDeps = {
-    contacts,
-    subscriptions: subscriptionStore,
-    deliveries,
-    deliveryQueue,
+    contacts: f.contacts,
+    subscriptions: f.subscriptions,
+    deliveries: f.deliveries,
+    deliveryQueue: f.deliveryQueue,
     ingestQueue,
-    now,
+    now: f.deps.now,
     logger: silentLogger,
   };
-  return {
-    deps,
-    eraseDeps,
-    clock,
-    contacts,
-    subscriptions: subscriptionStore,
-    deliveries,
-    deliveryQueue,
-    ingestQueue,
-    history,
-  };
+  return { ...f, eraseDeps, ingestQueue };
 }

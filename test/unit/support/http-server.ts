@@ -14,6 +14,7 @@ export interface Recorded {
  */
 export async function startServer(respond: (request: Recorded, res: ServerResponse) => void) {
   const received: Recorded[] = [];
+  let connections = 0;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -28,11 +29,17 @@ export async function startServer(respond: (request: Recorded, res: ServerRespon
       respond(request, res);
     });
   });
+  server.on('connection', () => {
+    connections += 1;
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
+    port,
     url: `http://127.0.0.1:${port}/hooks`,
     received,
+    /** TCP connections accepted so far: zero means nothing even tried to talk to it. */
+    connections: () => connections,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
