@@ -183,6 +183,41 @@ describe('the webhook contract', () => {
     ).toHaveLength(1);
   });
 
+  it('a slow endpoint does not hold up the others in the same batch', async () => {
+    const started = performance.now();
+    let fastAt = Number.POSITIVE_INFINITY;
+    const slow = await endpoint((_request, res) => {
+      setTimeout(() => {
+        res.writeHead(200);
+        res.end();
+      }, 1_500);
+    });
+    const fast = await endpoint((_request, res) => {
+      fastAt = performance.now() - started;
+      res.writeHead(200);
+      res.end();
+    });
+    const f = await classifyFixture([
+      { ...subscription('sub_slow'), url: slow.url },
+      { ...subscription('sub_fast'), url: fast.url },
+    ]);
+    await applyEvent(formEvent('evt_1'), f.deps);
+    const deliver = createDeliverHandler({
+      subscriptions: f.subscriptions,
+      deliveries: f.deliveries,
+      deliveryQueue: f.deliveryQueue,
+      now: () => new Date(),
+      logger: silentLogger,
+      allowLocalTargets: true,
+      timeoutMs: 5_000,
+    });
+    // The slow subscriber's job comes first in the batch.
+    const jobs = f.deliveryQueue.sent.splice(0).sort((a) => (a.includes('sub_slow') ? -1 : 1));
+    await deliver(sqsEvent(jobs));
+    expect(fastAt).toBeLessThan(1_000);
+    expect(f.deliveries.all().map((d) => d.status)).toEqual(['delivered', 'delivered']);
+  });
+
   it('keeps even the largest stage change under 20 KB', async () => {
     const long = (n: number) => 'x'.repeat(n);
     const f = await classifyFixture([subscription('sub_1')]);
