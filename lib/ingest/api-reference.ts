@@ -5,6 +5,8 @@
 type Json = Record<string, unknown>;
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+/** Escaped text with `backticks` shown as code, as the descriptions are written. */
+const prose = (text: string) => escapeHtml(text).replace(/`([^`]+)`/g, '<code>$1</code>');
 
 function schemaSummary(schema: unknown, components: Json, depth = 0): string {
   if (typeof schema !== 'object' || schema === null || depth > 3) return '';
@@ -22,7 +24,7 @@ function schemaSummary(schema: unknown, components: Json, depth = 0): string {
           typeof p.$ref === 'string'
             ? schemaSummary(p, components, depth + 1)
             : escapeHtml(String(p.type ?? (p.enum ? 'enum' : p.anyOf ? 'one of' : '')));
-        const description = typeof p.description === 'string' ? escapeHtml(p.description) : '';
+        const description = typeof p.description === 'string' ? prose(p.description) : '';
         const example =
           p.example === undefined ? '' : ` <code>${escapeHtml(JSON.stringify(p.example))}</code>`;
         return `<tr><td><code>${escapeHtml(name)}</code>${required.has(name) ? ' *' : ''}</td><td>${type}</td><td>${description}${example}</td></tr>`;
@@ -47,7 +49,7 @@ export function renderApiReference(document: Json): string {
       const params = (Array.isArray(o.parameters) ? (o.parameters as Json[]) : [])
         .map(
           (p) =>
-            `<li><code>${escapeHtml(String(p.name))}</code> (${escapeHtml(String(p.in))})${p.description ? `: ${escapeHtml(String(p.description))}` : ''}</li>`,
+            `<li><code>${escapeHtml(String(p.name))}</code> (${escapeHtml(String(p.in))})${p.description ? `: ${prose(String(p.description))}` : ''}</li>`,
         )
         .join('');
       const body = ((o.requestBody as Json | undefined)?.content ?? {}) as Json;
@@ -57,12 +59,12 @@ export function renderApiReference(document: Json): string {
       const responses = Object.entries((o.responses ?? {}) as Json)
         .map(
           ([status, r]) =>
-            `<li><strong>${escapeHtml(status)}</strong> ${escapeHtml(String((r as Json).description ?? ''))}</li>`,
+            `<li><strong>${escapeHtml(status)}</strong> ${prose(String((r as Json).description ?? ''))}</li>`,
         )
         .join('');
       operations.push(`<section class="op" id="${escapeHtml(`${method}-${path}`)}">
 <h2><span class="m">${method.toUpperCase()}</span> <code>${escapeHtml(path)}</code>${secured ? ' <span class="key">API key</span>' : ''}</h2>
-<p><strong>${escapeHtml(String(o.summary ?? ''))}</strong></p>${o.description ? `<p>${escapeHtml(String(o.description))}</p>` : ''}
+<p><strong>${prose(String(o.summary ?? ''))}</strong></p>${o.description ? `<p>${prose(String(o.description))}</p>` : ''}
 ${params ? `<h3>Parameters</h3><ul>${params}</ul>` : ''}
 ${bodyTypes.length ? `<h3>Body</h3><p>${bodyTypes.map((t) => `<code>${escapeHtml(t)}</code>`).join(', ')}</p>${schemaSummary(firstBody, components ?? {})}` : ''}
 <h3>Responses</h3><ul>${responses}</ul></section>`);

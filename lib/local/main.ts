@@ -30,7 +30,7 @@ async function main(): Promise<void> {
       `Leadstage is running (Node ${process.version}).`,
       `API:         ${runtime.url}`,
       `Forms:       ${forms.join('\n             ')}`,
-      `OpenAPI:     ${runtime.url}/openapi.json`,
+      `API docs:    ${runtime.url}/docs (OpenAPI: ${runtime.url}/openapi.json)`,
       keyLine,
       `Config:      ${options.configSource}`,
       `Data folder: ${options.dataDir}`,
