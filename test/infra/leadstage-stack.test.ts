@@ -5,10 +5,12 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { App, type CfnElement, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Leadstage, type LeadstageProps } from '../../infra/leadstage.ts';
+import { EMAIL_PROVIDERS, Leadstage, type LeadstageProps } from '../../infra/leadstage.ts';
 import { LeadstageStack, type LeadstageStackProps } from '../../infra/leadstage-stack.ts';
 import { GLOBAL_INDEXES } from '../../lib/store/table.ts';
 
@@ -17,8 +19,11 @@ const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.ur
   context: Record<string, unknown>;
 };
 
-const HASH_A = 'a'.repeat(64);
-const HASH_B = '0123456789abcdef'.repeat(4);
+/** A secret created outside Leadstage, as `aws secretsmanager create-secret` prints it. */
+const PROVIDERS_SECRET_ARN =
+  'arn:aws:secretsmanager:eu-central-1:123456789012:secret:leadstage/providers-AbCdEf';
+const CERTIFICATE_ARN =
+  'arn:aws:acm:eu-central-1:123456789012:certificate/0e4b1f5c-1111-2222-3333-444455556666';
 
 interface Synthesized {
   app: App;
@@ -195,7 +200,7 @@ describe('Leadstage stack (bundled with the local esbuild)', () => {
     }
   });
 
-  it('gives every function the table and both queue URLs, and no config or keys by default', () => {
+  it('gives every function the table and both queue URLs, and no config by default', () => {
     const { api, classify, deliver, sweep } = leadstage.functions;
     for (const fn of [api, classify, deliver, sweep]) {
       const variables = environmentOf(template, fn);
@@ -205,8 +210,158 @@ describe('Leadstage stack (bundled with the local esbuild)', () => {
         DELIVERY_QUEUE_URL: { Ref: logicalId(leadstage.deliveryQueue) },
       });
       expect(variables).not.toHaveProperty('LEADSTAGE_CONFIG_JSON');
-      expect(variables).not.toHaveProperty('LEADSTAGE_API_KEY_HASHES');
+      expect(variables).not.toHaveProperty('LEADSTAGE_PROVIDERS_SECRET_ARN');
     }
+  });
+
+  it('creates a secret with a generated 48-character key and gives only the api function its ARN', () => {
+    template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    expect(
+      propertiesOf(template, 'AWS::SecretsManager::Secret', leadstage.apiKeysSecret),
+    ).toMatchObject({
+      GenerateSecretString: { PasswordLength: 48, ExcludePunctuation: true, IncludeSpace: false },
+    });
+    // Only generated: no value in the template, and no key/value template for a JSON document.
+    const secret = propertiesOf(template, 'AWS::SecretsManager::Secret', leadstage.apiKeysSecret);
+    expect(secret).not.toHaveProperty('SecretString');
+    expect(secret.GenerateSecretString).not.toHaveProperty('SecretStringTemplate');
+    template.hasResource('AWS::SecretsManager::Secret', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+
+    const { api, classify, deliver, sweep } = leadstage.functions;
+    expect(environmentOf(template, api).LEADSTAGE_API_KEYS_SECRET_ARN).toEqual({
+      Ref: logicalId(leadstage.apiKeysSecret as Secret),
+    });
+    for (const fn of [classify, deliver, sweep]) {
+      expect(environmentOf(template, fn)).not.toHaveProperty('LEADSTAGE_API_KEYS_SECRET_ARN');
+    }
+  });
+
+  it('lets the api function read the API key secret, with GetSecretValue only, and no other function', () => {
+    const { api, classify, deliver, sweep } = leadstage.functions;
+    const secretRef = { Ref: logicalId(leadstage.apiKeysSecret as Secret) };
+    expect(resourcesAllowed(template, api, 'secretsmanager:GetSecretValue')).toEqual([secretRef]);
+    const secretStatements = statementsOf(template, api).filter((s) =>
+      asArray(s.Action as string | string[]).some((a) => a.startsWith('secretsmanager:')),
+    );
+    expect(secretStatements).toHaveLength(1);
+    expect(secretStatements[0]?.Action).toBe('secretsmanager:GetSecretValue');
+    for (const fn of [classify, deliver, sweep]) {
+      const actions = statementsOf(template, fn).flatMap((s) =>
+        asArray(s.Action as string | string[]),
+      );
+      expect(actions.filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
+    }
+  });
+
+  it('puts no secret into any environment: no hashes, no keys, no dynamic secret references', () => {
+    const secretId = logicalId(leadstage.apiKeysSecret as Secret);
+    for (const fn of Object.values(leadstage.functions)) {
+      const variables = environmentOf(template, fn);
+      for (const [name, value] of Object.entries(variables)) {
+        expect(name).not.toMatch(/HASH/i);
+        const text = JSON.stringify(value);
+        expect(text, name).not.toContain('resolve:secretsmanager');
+        expect(text, name).not.toContain('SecretString');
+        // The secret is only ever referenced by its ARN (Ref), never by an attribute.
+        if (text.includes(secretId)) expect(value, name).toEqual({ Ref: secretId });
+      }
+    }
+  });
+
+  it('gives each function a role of its own that may write its own log group and nothing else in CloudWatch Logs', () => {
+    const roles = new Set<string>();
+    for (const [name, fn] of Object.entries(leadstage.functions)) {
+      if (fn.role === undefined) throw new Error(`${name} has no role`);
+      roles.add(logicalId(fn.role));
+      const role = propertiesOf(template, 'AWS::IAM::Role', fn.role);
+      // No AWSLambdaBasicExecutionRole (logs:CreateLogGroup and writes to every group).
+      expect(role.ManagedPolicyArns, name).toBeUndefined();
+      const logStatements = statementsOf(template, fn).filter((s) =>
+        asArray(s.Action as string | string[]).some((a) => a.startsWith('logs:')),
+      );
+      const actions = logStatements.flatMap((s) => asArray(s.Action as string | string[]));
+      expect(actions.sort(), name).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+      const resources = logStatements.flatMap((s) => asArray(s.Resource));
+      expect(resources, name).toEqual([getAtt(logicalId(fn.logGroup as unknown as IConstruct))]);
+      expect(functionProperties(template, fn).LoggingConfig, name).toEqual({
+        LogGroup: { Ref: logicalId(fn.logGroup as unknown as IConstruct) },
+      });
+    }
+    expect(roles.size).toBe(4);
+  });
+
+  it('protects the retained table from deletion (RemovalPolicy.RETAIN is the default)', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      Properties: { DeletionProtectionEnabled: true },
+    });
+  });
+
+  it('throttles the API stage at 100 requests per second, bursts of 200, by default', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Stage', 1);
+    expect(propertiesOf(template, 'AWS::ApiGatewayV2::Stage', leadstage.stage)).toMatchObject({
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+    });
+  });
+
+  it('writes JSON access logs of the API to a log group of its own, without query strings', () => {
+    const stage = propertiesOf(template, 'AWS::ApiGatewayV2::Stage', leadstage.stage);
+    const settings = stage.AccessLogSettings as { DestinationArn: unknown; Format: string };
+    expect(settings.DestinationArn).toEqual(getAtt(logicalId(leadstage.accessLogs)));
+    const format = JSON.parse(settings.Format) as Record<string, string>;
+    expect(format).toMatchObject({
+      requestId: '$context.requestId',
+      status: '$context.status',
+      path: '$context.path',
+    });
+    expect(settings.Format).not.toMatch(/querystring|header|body/i);
+    expect(propertiesOf(template, 'AWS::Logs::LogGroup', leadstage.accessLogs)).toMatchObject({
+      RetentionInDays: 30,
+    });
+  });
+
+  it('bounds each worker at 10 concurrent instances by default', () => {
+    for (const fn of [leadstage.functions.classify, leadstage.functions.deliver]) {
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        FunctionName: { Ref: logicalId(fn) },
+        ScalingConfig: { MaximumConcurrency: 10 },
+      });
+    }
+  });
+
+  it('outputs the API URL, a webhook URL per email provider, the form URL pattern and how to fetch the API key', () => {
+    const url = leadstage.url;
+    expect(EMAIL_PROVIDERS).toEqual(['postmark', 'mailgun', 'sendgrid', 'ses', 'generic']);
+    const outputs = template.findOutputs('*') as Record<string, { Value: unknown }>;
+    const resolve = (value: string) => synthesized.stack.resolve(value);
+    expect(outputs.ApiUrl?.Value).toEqual(resolve(url));
+    for (const provider of EMAIL_PROVIDERS) {
+      const id = `${provider.charAt(0).toUpperCase()}${provider.slice(1)}WebhookUrl`;
+      expect(outputs[id]?.Value, id).toEqual(resolve(`${url}v1/webhooks/email/${provider}`));
+    }
+    expect(outputs.FormSubmissionUrlPattern?.Value).toEqual(
+      resolve(`${url}v1/forms/{formId}/submissions`),
+    );
+    const secretRef = { Ref: logicalId(leadstage.apiKeysSecret as Secret) };
+    expect(outputs.ApiKeySecretArn?.Value).toEqual(secretRef);
+    expect(outputs.FetchApiKeyCommand?.Value).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          'aws secretsmanager get-secret-value --secret-id ',
+          secretRef,
+          ' --query SecretString --output text --region ',
+          { Ref: 'AWS::Region' },
+        ],
+      ],
+    });
+    expect(outputs.ApiFunctionName?.Value).toEqual({ Ref: logicalId(leadstage.functions.api) });
+    expect(outputs).not.toHaveProperty('CustomDomainUrl');
   });
 
   it('sets timeouts and memory per function', () => {
@@ -360,6 +515,8 @@ describe('Leadstage stack (bundled with the local esbuild)', () => {
       } else if (actions.every((a) => a.startsWith('dynamodb:'))) {
         expect(resources.length).toBeGreaterThan(0);
         for (const resource of resources) expect([tableArn, tableIndexes]).toContainEqual(resource);
+      } else if (actions.every((a) => a.startsWith('logs:'))) {
+        expect(resources).toEqual([getAtt(logicalId(sweep.logGroup as unknown as IConstruct))]);
       } else {
         throw new Error(`sweep has an unexpected statement: ${JSON.stringify(statement)}`);
       }
@@ -485,23 +642,20 @@ describe('Leadstage construct props (bundling skipped)', () => {
   const variables = (synthesized: Synthesized, fn: NodejsFunction): Json =>
     environmentOf(synthesized.template, fn);
 
-  it('passes the config as JSON to every function and the API key hashes to the api only', () => {
+  it('passes the config as JSON to every function', () => {
     const config = { forms: [{ id: 'contact', name: 'Contact' }] };
-    const synthesized = synth({ config, apiKeyHashes: [HASH_A, HASH_B] }, { bundle: false });
-    const { api, classify, deliver, sweep } = synthesized.stack.leadstage.functions;
-    for (const fn of [api, classify, deliver, sweep]) {
+    const synthesized = synth({ config }, { bundle: false });
+    for (const fn of Object.values(synthesized.stack.leadstage.functions)) {
       expect(variables(synthesized, fn).LEADSTAGE_CONFIG_JSON).toBe(JSON.stringify(config));
     }
-    expect(variables(synthesized, api).LEADSTAGE_API_KEY_HASHES).toBe(`${HASH_A},${HASH_B}`);
-    expect(variables(synthesized, classify)).not.toHaveProperty('LEADSTAGE_API_KEY_HASHES');
-    expect(variables(synthesized, deliver)).not.toHaveProperty('LEADSTAGE_API_KEY_HASHES');
-    expect(variables(synthesized, sweep)).not.toHaveProperty('LEADSTAGE_API_KEY_HASHES');
   });
 
-  it('applies the removal policy to the table and log groups, never retaining queues', () => {
+  it('applies the removal policy to the table, the API key secret and the log groups, never retaining queues', () => {
     const { template } = synth({ removalPolicy: RemovalPolicy.DESTROY }, { bundle: false });
     template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
-    template.resourceCountIs('AWS::Logs::LogGroup', 4);
+    template.hasResource('AWS::SecretsManager::Secret', { DeletionPolicy: 'Delete' });
+    // The four functions' logs and the API's access logs.
+    template.resourceCountIs('AWS::Logs::LogGroup', 5);
     template.allResources('AWS::Logs::LogGroup', {
       DeletionPolicy: 'Delete',
       Properties: { RetentionInDays: 30 },
@@ -509,14 +663,214 @@ describe('Leadstage construct props (bundling skipped)', () => {
     template.allResources('AWS::SQS::Queue', { DeletionPolicy: 'Delete' });
   });
 
-  it('rejects API key hashes that are not SHA-256 hex digests, without echoing them', () => {
-    expect(() => synth({ apiKeyHashes: ['my-secret-api-key'] }, { bundle: false })).toThrow(
-      /SHA-256 digest/,
+  it('turns deletion protection on with RETAIN and off with DESTROY', () => {
+    const retained = synth({ removalPolicy: RemovalPolicy.RETAIN }, { bundle: false }).template;
+    retained.hasResourceProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: true });
+    const destroyed = synth({ removalPolicy: RemovalPolicy.DESTROY }, { bundle: false }).template;
+    const [table] = Object.values(destroyed.findResources('AWS::DynamoDB::Table')) as Resource[];
+    expect(table?.Properties.DeletionProtectionEnabled).toBe(false);
+  });
+
+  it('uses a given API key secret instead of creating one', () => {
+    const app = new App({ outdir: tempDir(), context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Host');
+    const apiKeysSecret = Secret.fromSecretCompleteArn(
+      stack,
+      'Keys',
+      'arn:aws:secretsmanager:eu-central-1:123456789012:secret:leadstage/api-keys-XyZ123',
     );
-    expect(() => synth({ apiKeyHashes: ['my-secret-api-key'] }, { bundle: false })).not.toThrow(
-      /my-secret-api-key/,
+    const leadstage = new Leadstage(stack, 'Leadstage', { apiKeysSecret });
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    expect(leadstage.apiKeysSecret).toBe(apiKeysSecret);
+    expect(environmentOf(template, leadstage.functions.api).LEADSTAGE_API_KEYS_SECRET_ARN).toBe(
+      apiKeysSecret.secretArn,
     );
-    expect(() => synth({ apiKeyHashes: [HASH_A.toUpperCase()] }, { bundle: false })).toThrow();
+    expect(
+      resourcesAllowed(template, leadstage.functions.api, 'secretsmanager:GetSecretValue'),
+    ).toEqual([apiKeysSecret.secretArn]);
+  });
+
+  it('passes the providers secret ARN to the api function only and lets it read exactly that secret', () => {
+    const synthesized = synth({ providersSecretId: PROVIDERS_SECRET_ARN }, { bundle: false });
+    const { template, stack } = synthesized;
+    const { api, classify, deliver, sweep } = stack.leadstage.functions;
+    expect(variables(synthesized, api).LEADSTAGE_PROVIDERS_SECRET_ARN).toBe(PROVIDERS_SECRET_ARN);
+    for (const fn of [classify, deliver, sweep]) {
+      expect(variables(synthesized, fn)).not.toHaveProperty('LEADSTAGE_PROVIDERS_SECRET_ARN');
+    }
+    expect(sorted(resourcesAllowed(template, api, 'secretsmanager:GetSecretValue'))).toEqual(
+      sorted([PROVIDERS_SECRET_ARN, { Ref: logicalId(stack.leadstage.apiKeysSecret as Secret) }]),
+    );
+  });
+
+  it('matches a providers secret imported by name by its name and the 6-character suffix only', () => {
+    const synthesized = synth({ providersSecretId: 'leadstage/providers' }, { bundle: false });
+    const { api } = synthesized.stack.leadstage.functions;
+    const allowed = resourcesAllowed(synthesized.template, api, 'secretsmanager:GetSecretValue');
+    const byName = allowed.map((r) => JSON.stringify(r)).filter((r) => r.includes('providers'));
+    expect(byName).toHaveLength(1);
+    expect(byName[0]).toMatch(/:secret:leadstage\/providers-\?\?\?\?\?\?"/);
+  });
+
+  it('refuses a config that contains providers, pointing to providersSecret, without echoing it', () => {
+    const config = {
+      providers: { postmark: { basicAuth: { username: 'pm', password: 'hunter2-long-password' } } },
+    };
+    expect(() => synth({ config }, { bundle: false })).toThrow(/providersSecret/);
+    expect(() => synth({ config }, { bundle: false })).not.toThrow(/hunter2/);
+    expect(() => synth({ config: { providers: {} } }, { bundle: false })).toThrow(/providers/);
+  });
+
+  it('sets the maximum concurrency of each worker from workerConcurrency', () => {
+    const synthesized = synth(
+      { workerConcurrency: { classify: 2, deliver: 25 } },
+      { bundle: false },
+    );
+    const { classify, deliver } = synthesized.stack.leadstage.functions;
+    for (const [fn, max] of [
+      [classify, 2],
+      [deliver, 25],
+    ] as const) {
+      synthesized.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        FunctionName: { Ref: logicalId(fn) },
+        ScalingConfig: { MaximumConcurrency: max },
+      });
+    }
+    const partial = synth({ workerConcurrency: { deliver: 3 } }, { bundle: false });
+    partial.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: logicalId(partial.stack.leadstage.functions.classify) },
+      ScalingConfig: { MaximumConcurrency: 10 },
+    });
+  });
+
+  it('refuses a worker concurrency outside 2..1000', () => {
+    for (const bad of [1, 0, 1001, 2.5]) {
+      expect(() => synth({ workerConcurrency: { classify: bad } }, { bundle: false })).toThrow(
+        /workerConcurrency\.classify/,
+      );
+    }
+    expect(() => synth({ workerConcurrency: { deliver: 1 } }, { bundle: false })).toThrow(
+      /workerConcurrency\.deliver/,
+    );
+  });
+
+  it('merges retrySchedule into the config as delivery.retryScheduleSeconds', () => {
+    const config = { forms: [{ id: 'contact' }], delivery: { retryScheduleSeconds: [60] } };
+    const synthesized = synth({ config, retrySchedule: [5, 300, 1800] }, { bundle: false });
+    for (const fn of Object.values(synthesized.stack.leadstage.functions)) {
+      const json = variables(synthesized, fn).LEADSTAGE_CONFIG_JSON as string;
+      expect(JSON.parse(json)).toEqual({
+        forms: [{ id: 'contact' }],
+        delivery: { retryScheduleSeconds: [5, 300, 1800] },
+      });
+    }
+    // Without a config, the schedule alone becomes the config.
+    const alone = synth({ retrySchedule: [10, 20] }, { bundle: false });
+    const json = variables(alone, alone.stack.leadstage.functions.deliver).LEADSTAGE_CONFIG_JSON;
+    expect(JSON.parse(json as string)).toEqual({ delivery: { retryScheduleSeconds: [10, 20] } });
+    // Refused where the functions would refuse it.
+    expect(() => synth({ retrySchedule: [] }, { bundle: false })).toThrow(
+      /delivery\.retryScheduleSeconds/,
+    );
+    expect(() => synth({ retrySchedule: [0.5] }, { bundle: false })).toThrow(
+      /delivery\.retryScheduleSeconds\.0/,
+    );
+  });
+
+  it('applies the throttle prop to the default stage', () => {
+    const { template, stack } = synth(
+      { throttle: { rateLimit: 20, burstLimit: 40 } },
+      { bundle: false },
+    );
+    expect(propertiesOf(template, 'AWS::ApiGatewayV2::Stage', stack.leadstage.stage)).toMatchObject(
+      {
+        DefaultRouteSettings: { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 },
+      },
+    );
+    expect(() => synth({ throttle: { rateLimit: 0, burstLimit: 10 } }, { bundle: false })).toThrow(
+      /throttle\.rateLimit/,
+    );
+    expect(() =>
+      synth({ throttle: { rateLimit: 10, burstLimit: 1.5 } }, { bundle: false }),
+    ).toThrow(/throttle\.burstLimit/);
+  });
+
+  it('maps a custom domain to the default stage and bases the public URLs on it', () => {
+    const synthesized = synth(
+      { customDomainName: 'leads.example.com', certificateArn: CERTIFICATE_ARN },
+      { bundle: false },
+    );
+    const { template, stack } = synthesized;
+    template.resourceCountIs('AWS::ApiGatewayV2::DomainName', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::DomainName', {
+      DomainName: 'leads.example.com',
+      DomainNameConfigurations: [
+        Match.objectLike({ CertificateArn: CERTIFICATE_ARN, EndpointType: 'REGIONAL' }),
+      ],
+    });
+    template.resourceCountIs('AWS::ApiGatewayV2::ApiMapping', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::ApiMapping', {
+      ApiId: { Ref: logicalId(stack.leadstage.api) },
+      DomainName: { Ref: logicalId(stack.leadstage.domainName as unknown as IConstruct) },
+      Stage: '$default',
+    });
+    // The mapping waits for the stage it maps to.
+    const [mapping] = Object.values(
+      template.findResources('AWS::ApiGatewayV2::ApiMapping'),
+    ) as (Resource & { DependsOn?: string[] })[];
+    expect(mapping?.DependsOn).toContain(logicalId(stack.leadstage.stage));
+
+    expect(stack.leadstage.publicUrl).toBe('https://leads.example.com/');
+    template.hasOutput('CustomDomainUrl', { Value: 'https://leads.example.com/' });
+    template.hasOutput('CustomDomainTarget', {
+      Value: {
+        'Fn::GetAtt': [
+          logicalId(stack.leadstage.domainName as unknown as IConstruct),
+          'RegionalDomainName',
+        ],
+      },
+    });
+    template.hasOutput('PostmarkWebhookUrl', {
+      Value: 'https://leads.example.com/v1/webhooks/email/postmark',
+    });
+    template.hasOutput('FormSubmissionUrlPattern', {
+      Value: 'https://leads.example.com/v1/forms/{formId}/submissions',
+    });
+    // The execute-api URL stays an output too.
+    template.hasOutput('ApiUrl', { Value: synthesized.stack.resolve(stack.leadstage.url) });
+  });
+
+  it('takes a custom domain as a certificate object too, and no custom domain resources without one', () => {
+    const app = new App({ outdir: tempDir(), context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Host');
+    const certificate = Certificate.fromCertificateArn(stack, 'Cert', CERTIFICATE_ARN);
+    new Leadstage(stack, 'Leadstage', {
+      customDomain: { domainName: 'api.example.org', certificate },
+    });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::ApiGatewayV2::DomainName', {
+      DomainName: 'api.example.org',
+    });
+
+    const plain = synth({}, { bundle: false }).template;
+    plain.resourceCountIs('AWS::ApiGatewayV2::DomainName', 0);
+    plain.resourceCountIs('AWS::ApiGatewayV2::ApiMapping', 0);
+  });
+
+  it('refuses half a custom domain, or both forms of one', () => {
+    expect(() => synth({ customDomainName: 'leads.example.com' }, { bundle: false })).toThrow(
+      /certificateArn/,
+    );
+    expect(() => synth({ certificateArn: CERTIFICATE_ARN }, { bundle: false })).toThrow(
+      /customDomainName/,
+    );
+  });
+
+  it('keeps alarmTopic and alarmEmail in its props, for the alarms', () => {
+    const { stack } = synth({ alarmEmail: 'ops@example.com' }, { bundle: false });
+    expect(stack.leadstage.props.alarmEmail).toBe('ops@example.com');
+    expect(stack.leadstage.props.alarmTopic).toBeUndefined();
   });
 
   it('rejects a config that is not a JSON object, or too large for the Lambda environment', () => {
@@ -549,18 +903,12 @@ describe('Leadstage construct props (bundling skipped)', () => {
 });
 
 describe('the CDK app (infra/app.ts, run as `cdk synth` runs it)', () => {
-  it('synthesizes an environment-agnostic Leadstage stack, taking API key hashes and config from context', () => {
+  const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+  /** Runs infra/app.ts as the CLI would, without credentials; returns the outdir. */
+  function runApp(extraContext: Record<string, unknown>) {
     const outdir = tempDir();
-    const configFile = join(outdir, 'leadstage.config.json');
-    const config = { forms: [{ id: 'newsletter' }] };
-    writeFileSync(configFile, JSON.stringify(config));
-    const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-    const context = {
-      ...cdkJson.context,
-      'aws:cdk:bundling-stacks': [],
-      apiKeyHashes: `${HASH_A},${HASH_B}`,
-      configFile,
-    };
+    const context = { ...cdkJson.context, 'aws:cdk:bundling-stacks': [], ...extraContext };
     const env: Record<string, string | undefined> = {
       ...process.env,
       CDK_OUTDIR: outdir,
@@ -573,6 +921,21 @@ describe('the CDK app (infra/app.ts, run as `cdk synth` runs it)', () => {
       encoding: 'utf8',
       timeout: 60_000,
       env,
+    });
+    return { outdir, result };
+  }
+
+  it('synthesizes an environment-agnostic Leadstage stack, taking the config, providers secret, domain and alarm email from context', () => {
+    const configDir = tempDir();
+    const configFile = join(configDir, 'leadstage.config.json');
+    const config = { forms: [{ id: 'newsletter' }] };
+    writeFileSync(configFile, JSON.stringify(config));
+    const { outdir, result } = runApp({
+      configFile,
+      providersSecret: PROVIDERS_SECRET_ARN,
+      domainName: 'leads.example.com',
+      certificateArn: CERTIFICATE_ARN,
+      alarmEmail: 'ops@example.com',
     });
     expect(result.status, result.stderr).toBe(0);
 
@@ -587,12 +950,15 @@ describe('the CDK app (infra/app.ts, run as `cdk synth` runs it)', () => {
       JSON.parse(readFileSync(join(outdir, 'Leadstage.template.json'), 'utf8')),
     );
     template.hasOutput('ApiUrl', {});
+    template.hasOutput('FetchApiKeyCommand', {});
+    template.hasOutput('CustomDomainUrl', { Value: 'https://leads.example.com/' });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Timeout: 10,
       Environment: {
         Variables: Match.objectLike({
-          LEADSTAGE_API_KEY_HASHES: `${HASH_A},${HASH_B}`,
           LEADSTAGE_CONFIG_JSON: JSON.stringify(config),
+          LEADSTAGE_PROVIDERS_SECRET_ARN: PROVIDERS_SECRET_ARN,
+          LEADSTAGE_API_KEYS_SECRET_ARN: Match.anyValue(),
         }),
       },
     });
@@ -601,5 +967,27 @@ describe('the CDK app (infra/app.ts, run as `cdk synth` runs it)', () => {
       { Environment: { Variables: Match.objectLike({ LEADSTAGE_CONFIG_JSON: Match.anyValue() }) } },
       4,
     );
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      Properties: { DeletionProtectionEnabled: true },
+    });
+  });
+
+  it('destroys the table with removalPolicy=destroy, and refuses an unknown value', () => {
+    const { outdir, result } = runApp({ removalPolicy: 'destroy' });
+    expect(result.status, result.stderr).toBe(0);
+    const template = Template.fromJSON(
+      JSON.parse(readFileSync(join(outdir, 'Leadstage.template.json'), 'utf8')),
+    );
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+    const bad = runApp({ removalPolicy: 'keep' });
+    expect(bad.result.status).not.toBe(0);
+    expect(bad.result.stderr).toMatch(/"retain" or "destroy"/);
+  });
+
+  it('refuses the removed apiKeyHashes context, pointing to the secret', () => {
+    const { result } = runApp({ apiKeyHashes: 'a'.repeat(64) });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/Secrets Manager/);
   });
 });
