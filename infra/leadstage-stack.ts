@@ -64,6 +64,7 @@ export class LeadstageStack extends Stack {
       workerConcurrency: props.workerConcurrency,
       retrySchedule: props.retrySchedule,
       throttle: props.throttle,
+      formThrottle: props.formThrottle,
     });
     const { leadstage } = this;
     // The custom domain when there is one: the URL that survives re-creating the API.

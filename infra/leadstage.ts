@@ -3,8 +3,10 @@ import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   ApiMapping,
+  type CfnStage,
   DomainName,
   HttpApi,
+  HttpMethod,
   type HttpStage,
   LogGroupLogDestination,
 } from 'aws-cdk-lib/aws-apigatewayv2';
@@ -164,6 +166,14 @@ export interface LeadstageProps {
    * @default - 100 requests per second, bursts of 200
    */
   readonly throttle?: LeadstageThrottle;
+
+  /**
+   * A tighter throttle for the public form route (`POST /v1/forms/{formId}/submissions`), which
+   * anyone can call; within the stage-wide one.
+   *
+   * @default - 20 requests per second, bursts of 40
+   */
+  readonly formThrottle?: LeadstageThrottle;
 }
 
 /** The four Lambda functions of the pipeline. */
@@ -200,6 +210,9 @@ const ENV_RESERVED_BYTES = 1024;
 const DEFAULT_WORKER_CONCURRENCY = 10;
 /** API Gateway stage throttling when `throttle` does not say. */
 const DEFAULT_THROTTLE: LeadstageThrottle = { rateLimit: 100, burstLimit: 200 };
+/** The public form route's throttle when `formThrottle` does not say. */
+const DEFAULT_FORM_THROTTLE: LeadstageThrottle = { rateLimit: 20, burstLimit: 40 };
+const FORM_ROUTE_PATH = '/v1/forms/{formId}/submissions';
 /** The generated API key: long enough for a bearer token, no punctuation to quote in shells. */
 const GENERATED_API_KEY_LENGTH = 48;
 
@@ -524,19 +537,22 @@ export class Leadstage extends Construct {
     classify.addEventSource(eventSource(this.ingestQueue, classifyConcurrency));
     deliver.addEventSource(eventSource(this.deliveryQueue, deliverConcurrency));
 
+    const integration = new HttpLambdaIntegration('ApiIntegration', api);
     this.api = new HttpApi(this, 'HttpApi', {
       description: 'Leadstage: forms, email-provider webhooks, activities, admin',
       // No CORS here: the app answers preflights itself, per form's allowed origins.
-      defaultIntegration: new HttpLambdaIntegration('ApiIntegration', api),
+      defaultIntegration: integration,
       // Created below, with throttling and access logs (the default one takes neither).
       createDefaultStage: false,
     });
+    // The public form route gets a route of its own, only to carry a tighter throttle: anyone
+    // on the internet can post to it, and a flood must not starve the providers and the admin API.
+    this.api.addRoutes({ path: FORM_ROUTE_PATH, methods: [HttpMethod.POST], integration });
     this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: logRetention, removalPolicy });
     // Same construct path as the stage HttpApi would create, so its logical id is unchanged.
     this.stage = this.api.addStage('DefaultStage', {
       stageName: '$default',
       autoDeploy: true,
-      // Stage-wide only: the L2 stage has no per-route settings (and the API has one route).
       throttle,
       accessLogSettings: {
         destination: new LogGroupLogDestination(this.accessLogs),
@@ -544,6 +560,15 @@ export class Leadstage extends Construct {
       },
     });
     this.url = this.stage.url;
+    // The L2 stage has no per-route settings; the L1 stage does.
+    const formThrottle = props.formThrottle ?? DEFAULT_FORM_THROTTLE;
+    validateThrottle(formThrottle);
+    (this.stage.node.defaultChild as CfnStage).addPropertyOverride('RouteSettings', {
+      [`POST ${FORM_ROUTE_PATH}`]: {
+        ThrottlingRateLimit: formThrottle.rateLimit,
+        ThrottlingBurstLimit: formThrottle.burstLimit,
+      },
+    });
 
     if (props.customDomain !== undefined) {
       this.domainName = new DomainName(this, 'DomainName', {

@@ -312,6 +312,33 @@ describe('Leadstage stack (bundled with the local esbuild)', () => {
     });
   });
 
+  it('gives the public form route a tighter throttle of its own (20 per second, bursts of 40)', () => {
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as Resource[];
+    expect(routes.map((route) => route.Properties.RouteKey).sort()).toEqual([
+      '$default',
+      'POST /v1/forms/{formId}/submissions',
+    ]);
+    // Both routes invoke the one api function.
+    expect(new Set(routes.map((route) => JSON.stringify(route.Properties.Target))).size).toBe(1);
+    expect(propertiesOf(template, 'AWS::ApiGatewayV2::Stage', leadstage.stage)).toMatchObject({
+      RouteSettings: {
+        'POST /v1/forms/{formId}/submissions': {
+          ThrottlingRateLimit: 20,
+          ThrottlingBurstLimit: 40,
+        },
+      },
+    });
+    const { template: custom, stack } = synth(
+      { formThrottle: { rateLimit: 5, burstLimit: 10 } },
+      { bundle: false },
+    );
+    expect(propertiesOf(custom, 'AWS::ApiGatewayV2::Stage', stack.leadstage.stage)).toMatchObject({
+      RouteSettings: {
+        'POST /v1/forms/{formId}/submissions': { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
+      },
+    });
+  });
+
   it('writes JSON access logs of the API to a log group of its own, without query strings', () => {
     const stage = propertiesOf(template, 'AWS::ApiGatewayV2::Stage', leadstage.stage);
     const settings = stage.AccessLogSettings as { DestinationArn: unknown; Format: string };
