@@ -76,8 +76,8 @@ describe('GET /docs', () => {
     const { app } = testApi();
     const document = await openApi();
     const html = await (await app.request('/docs')).text();
+    // Backticks in a summary are shown as code.
     for (const item of Object.values(document.paths))
-      // Backticks in a summary are shown as code.
       for (const op of Object.values(item))
         if (op.summary)
           expect(html).toContain(escapeHtml(op.summary).replace(/`([^`]+)`/g, '<code>$1</code>'));
