@@ -102,3 +102,50 @@ const signed = await timeIt('signDelivery', iterations, () =>
 );
 report(hmac);
 report(signed, hmac);
+
+console.log(
+  '\nclassify: merge + derive per event vs parsing the same event from the queue message',
+);
+const { leadEventSchema } = await import('../lib/domain/events.ts');
+const { emptyFacts, mergeFacts } = await import('../lib/domain/facts.ts');
+const { deriveStage } = await import('../lib/domain/stage.ts');
+const { qualificationConfigSchema } = await import('../lib/domain/qualification.ts');
+const criteria = qualificationConfigSchema.parse({
+  industries: { allowed: ['Maschinenbau'] },
+  minEmployees: 50,
+  minAnnualRevenue: { amount: 5_000_000, currency: 'EUR' },
+  countries: ['DE', 'AT', 'CH'],
+});
+const history = Array.from({ length: 40 }, (_, i) =>
+  leadEventSchema.parse({
+    kind: (['email_opened', 'email_clicked', 'site_visited', 'email_delivered'] as const)[i % 4],
+    id: `evt_${i}`,
+    email: 'anna@schmidt-maschinenbau.de',
+    occurredAt: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString(),
+    source: 'bench',
+  }),
+);
+let facts = emptyFacts('anna@schmidt-maschinenbau.de');
+for (const event of history) facts = mergeFacts(facts, event);
+const envelope = JSON.stringify({
+  v: 1,
+  event: {
+    kind: 'form_submitted',
+    id: 'evt_form',
+    formId: 'contact',
+    email: 'anna@schmidt-maschinenbau.de',
+    occurredAt: '2026-02-01T00:00:00.000Z',
+    source: 'form:contact',
+    profile: { industry: 'Maschinenbau', employees: 120, country: 'DE', company: 'Schmidt GmbH' },
+  },
+});
+const parsedEvent = leadEventSchema.parse(JSON.parse(envelope).event);
+const now = new Date('2026-02-01T00:00:00.000Z');
+const parse = await timeIt('parse + validate the event (baseline)', iterations, () =>
+  leadEventSchema.parse(JSON.parse(envelope).event),
+);
+const classify = await timeIt('mergeFacts + deriveStage (40 prior events)', iterations, () =>
+  deriveStage(mergeFacts(facts, parsedEvent), criteria, now),
+);
+report(parse);
+report(classify, parse);
