@@ -97,6 +97,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   const deliverDeps: DeliverDeps = {
     subscriptions,
     deliveries,
+    contacts,
     deliveryQueue,
     allowLocalTargets: settings.allowLocalWebhookTargets,
     retrySchedule: settings.config.delivery.retryScheduleSeconds,

@@ -1,5 +1,5 @@
 import type { LeadEvent, ReplyMatchMethod, UnresolvedReply } from '../domain/events.ts';
-import type { ContactStore } from '../store/contact-store.ts';
+import { type ContactStore, isErased } from '../store/contact-store.ts';
 import { contactIdFor } from '../store/keys.ts';
 import type { MessageIndexStore } from '../store/message-index-store.ts';
 
@@ -63,8 +63,12 @@ export async function resolveReply(
   });
   const prior = await deps.messages.replyMatch(reply.id);
   if (prior !== undefined) {
-    const email = await emailOfContact(deps.contacts, prior.contactId);
-    return email === undefined ? undefined : event(email, prior.method);
+    const stored = await deps.contacts.getForUpdate(prior.contactId);
+    if (isErased(stored)) return undefined;
+    if (stored !== undefined) return event(stored.email, prior.method);
+    // Matched by sender on an earlier try that died before its commit: the contact is still to be made.
+    if (prior.contactId === contactIdFor(reply.from)) return event(reply.from, prior.method);
+    return undefined;
   }
   const found = await firstMatch(reply, deps);
   const claimed = await deps.messages.claimReply(

@@ -2,6 +2,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { Logger } from '../observability/logger.ts';
 import { sqsBatchHandler, UnreadableMessageError } from '../queue/batch.ts';
 import type { MessageQueue } from '../queue/message-queue.ts';
+import { type ContactStore, isErased } from '../store/contact-store.ts';
 import type { DeliveryRecord, DeliveryStore } from '../store/delivery-store.ts';
 import {
   type SubscriptionRecord,
@@ -36,6 +37,8 @@ export interface DeliverDeps {
   random?: () => number;
   /** Local mode: a subscriber on loopback may be called. */
   allowLocalTargets?: boolean;
+  /** Contacts, to cancel a delivery whose contact was erased meanwhile (one read per attempt). */
+  contacts?: ContactStore;
   /** The delivery DLQ: unreadable jobs, and every exhausted delivery, are recorded there. */
   deadLetters?: MessageQueue;
 }
@@ -73,8 +76,9 @@ async function scheduleRetry(
   delivery: DeliveryRecord,
   result: SendResult,
   deps: DeliverDeps,
-): Promise<'retry' | 'exhausted'> {
+): Promise<'retry' | 'exhausted' | 'duplicate'> {
   const attemptsMade = delivery.attemptCount + 1;
+  const expectedAttemptCount = delivery.attemptCount;
   const { retryAfterMs } = result;
   const { delayMs } = nextRetryDelay(
     attemptsMade,
@@ -85,7 +89,19 @@ async function scheduleRetry(
     },
   );
   if (delayMs === undefined) {
-    await deps.deliveries.recordAttempt(job.contactId, job.deliveryId, result.attempt, 'exhausted');
+    if (
+      !(await deps.deliveries.recordAttempt(
+        job.contactId,
+        job.deliveryId,
+        result.attempt,
+        'exhausted',
+        {
+          expectedAttemptCount,
+        },
+      ))
+    ) {
+      return 'duplicate';
+    }
     await deps.deadLetters?.send(JSON.stringify(job), {
       attributes: {
         reason: `exhausted after ${attemptsMade} attempts`,
@@ -100,10 +116,19 @@ async function scheduleRetry(
   // A queued retry is also in the pending index, as a safety net the sweeper takes only if the
   // queued job never ran; a longer wait is the sweeper's alone.
   const sweepAt = new Date(now + delayMs + (queued ? SWEEP_GRACE_MS : 0)).toISOString();
-  await deps.deliveries.recordAttempt(job.contactId, job.deliveryId, result.attempt, 'failing', {
-    nextAttemptAt,
-    sweepAt,
-  });
+  const recorded = await deps.deliveries.recordAttempt(
+    job.contactId,
+    job.deliveryId,
+    result.attempt,
+    'failing',
+    {
+      nextAttemptAt,
+      sweepAt,
+      expectedAttemptCount,
+    },
+  );
+  // Another job of the same delivery recorded first: its schedule holds, this one adds none.
+  if (!recorded) return 'duplicate';
   if (queued)
     await deps.deliveryQueue.send(JSON.stringify(job), { delaySeconds: Math.ceil(delayMs / 1000) });
   return 'retry';
@@ -130,6 +155,17 @@ export function createDeliverHandler(
       const delivery = await deps.deliveries.get(job.contactId, job.deliveryId);
       // Gone (erased), done, or waiting for its subscription: nothing to send.
       if (delivery === undefined || !OPEN.has(delivery.status)) return;
+      // A duplicate job ahead of the scheduled retry: the retry's own job comes at its time.
+      if (delivery.nextAttemptAt !== undefined && delivery.nextAttemptAt > deps.now().toISOString())
+        return;
+      // A change committed just before an erasure must not reach the CRM after `contact.erased`.
+      if (delivery.message.type !== 'contact.erased' && deps.contacts !== undefined) {
+        const contact = await deps.contacts.getForUpdate(job.contactId);
+        if (contact === undefined || isErased(contact)) {
+          await deps.deliveries.setStatus(job.contactId, job.deliveryId, 'cancelled');
+          return;
+        }
+      }
       const subscription = await deps.subscriptions.get(job.subscriptionId);
       if (subscription === undefined) {
         await deps.deliveries.setStatus(job.contactId, job.deliveryId, 'cancelled');
@@ -144,7 +180,9 @@ export function createDeliverHandler(
       const result = await attempt(delivery, subscription, deps);
       const at = result.attempt.at;
       let outcome: string;
+      const expectedAttemptCount = delivery.attemptCount;
       if (result.ok) {
+        // A success is recorded whatever else happened: `delivered` is the truth now.
         await deps.deliveries.recordAttempt(
           job.contactId,
           job.deliveryId,
@@ -163,6 +201,9 @@ export function createDeliverHandler(
           job.deliveryId,
           result.attempt,
           'paused',
+          {
+            expectedAttemptCount,
+          },
         );
         await deps.subscriptions.recordHealth(subscription.id, { disable: 'gone' });
         outcome = 'gone';

@@ -71,8 +71,8 @@ export interface DeliveryStore {
     deliveryId: string,
     attempt: DeliveryAttempt,
     status: DeliveryStatus,
-    schedule?: { nextAttemptAt?: string; sweepAt?: string },
-  ): Promise<void>;
+    schedule?: { nextAttemptAt?: string; sweepAt?: string; expectedAttemptCount?: number },
+  ): Promise<boolean>;
   /** Changes the status without an attempt (a subscription disabled or deleted). */
   setStatus(contactId: string, deliveryId: string, status: DeliveryStatus): Promise<void>;
   /** Deliveries whose sweep time has come, oldest first. */
@@ -176,8 +176,8 @@ export class DynamoDeliveryStore implements DeliveryStore {
     deliveryId: string,
     attempt: DeliveryAttempt,
     status: DeliveryStatus,
-    schedule: { nextAttemptAt?: string; sweepAt?: string } = {},
-  ): Promise<void> {
+    schedule: { nextAttemptAt?: string; sweepAt?: string; expectedAttemptCount?: number } = {},
+  ): Promise<boolean> {
     const delivered = status === 'delivered';
     const open = OPEN_STATUSES.has(status);
     const pending = keys.pendingDelivery(schedule.sweepAt ?? attempt.at, deliveryId);
@@ -193,25 +193,43 @@ export class DynamoDeliveryStore implements DeliveryStore {
     else removes.push('gsi3pk', 'gsi3sk');
     if (schedule.nextAttemptAt !== undefined) sets.push('nextAttemptAt = :next');
     else removes.push('nextAttemptAt');
-    await this.#doc.send(
-      new UpdateCommand({
-        TableName: this.#tableName,
-        Key: keys.delivery(contactId, deliveryId),
-        UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: {
-          ':status': status,
-          ':attempt': attempt,
-          ':attempts': [attempt],
-          ':none': [],
-          ':one': 1,
-          ...(delivered ? { ':at': attempt.at } : {}),
-          ...(open ? { ':gsi3pk': pending.gsi3pk, ':gsi3sk': pending.gsi3sk } : {}),
-          ...(schedule.nextAttemptAt !== undefined ? { ':next': schedule.nextAttemptAt } : {}),
-        },
-      }),
-    );
+    // With an expected count, only the attempt that read that count may record: a second job
+    // for the same delivery (a duplicate message) loses instead of overwriting `delivered`.
+    const guarded = schedule.expectedAttemptCount !== undefined;
+    try {
+      await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keys.delivery(contactId, deliveryId),
+          UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
+          ConditionExpression: guarded
+            ? 'attribute_exists(pk) AND attemptCount = :seen AND #status IN (:pending, :failing)'
+            : 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':status': status,
+            ':attempt': attempt,
+            ':attempts': [attempt],
+            ':none': [],
+            ':one': 1,
+            ...(delivered ? { ':at': attempt.at } : {}),
+            ...(open ? { ':gsi3pk': pending.gsi3pk, ':gsi3sk': pending.gsi3sk } : {}),
+            ...(schedule.nextAttemptAt !== undefined ? { ':next': schedule.nextAttemptAt } : {}),
+            ...(guarded
+              ? {
+                  ':seen': schedule.expectedAttemptCount,
+                  ':pending': 'pending',
+                  ':failing': 'failing',
+                }
+              : {}),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (guarded && isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
   }
 
   async setStatus(contactId: string, deliveryId: string, status: DeliveryStatus): Promise<void> {

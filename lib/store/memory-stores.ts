@@ -207,11 +207,20 @@ export class MemoryDeliveryStore implements DeliveryStore, MemoryPartitionMember
     deliveryId: string,
     attempt: DeliveryAttempt,
     status: DeliveryStatus,
-    schedule: { nextAttemptAt?: string; sweepAt?: string } = {},
-  ): Promise<void> {
+    schedule: { nextAttemptAt?: string; sweepAt?: string; expectedAttemptCount?: number } = {},
+  ): Promise<boolean> {
     const key = deliveryKey(contactId, deliveryId);
     const item = this.#items.get(key);
-    if (item === undefined) throw conditionalCheckFailed();
+    if (item === undefined) {
+      if (schedule.expectedAttemptCount !== undefined) return false;
+      throw conditionalCheckFailed();
+    }
+    if (
+      schedule.expectedAttemptCount !== undefined &&
+      (item.attemptCount !== schedule.expectedAttemptCount || !OPEN.has(item.status))
+    ) {
+      return false;
+    }
     item.status = status;
     item.lastAttempt = structuredClone(attempt);
     item.attempts = [...(item.attempts ?? []), structuredClone(attempt)];
@@ -221,6 +230,7 @@ export class MemoryDeliveryStore implements DeliveryStore, MemoryPartitionMember
     else delete item.nextAttemptAt;
     if (OPEN.has(status)) this.#sweepAt.set(key, schedule.sweepAt ?? attempt.at);
     else this.#sweepAt.delete(key);
+    return true;
   }
 
   /** Changes the status only; a missing delivery is left alone. */

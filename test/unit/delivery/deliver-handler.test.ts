@@ -51,11 +51,13 @@ async function fixture(
     createdAt: message.timestamp,
   });
   const deliveryQueue = new MemoryQueue();
+  // Real time (the receiver checks signatures), shifted forward as a test lets time pass.
+  const clock = { offsetMs: 0 };
   const deps: DeliverDeps = {
     subscriptions,
     deliveries,
     deliveryQueue,
-    now: () => new Date(),
+    now: () => new Date(Date.now() + clock.offsetMs),
     logger: silentLogger,
     timeoutMs: options.timeoutMs ?? 2_000,
     allowLocalTargets: true,
@@ -73,6 +75,7 @@ async function fixture(
     deliveries,
     deliveryQueue,
     subscriptions,
+    clock,
     handle: () => createDeliverHandler(deps)(sqsEvent([JSON.stringify(job)], ['rec-1'])),
   };
 }
@@ -141,6 +144,11 @@ describe('createDeliverHandler', () => {
     const f = await fixture(server.url);
     expect((await f.handle()).batchItemFailures).toEqual([]);
     expect(f.deliveryQueue.sent).toHaveLength(1);
+    // A job before the retry is due is a duplicate: nothing is sent.
+    expect((await f.handle()).batchItemFailures).toEqual([]);
+    expect(server.received).toHaveLength(1);
+    // The retry's time comes.
+    f.clock.offsetMs = 5_000;
     expect((await f.handle()).batchItemFailures).toEqual([]);
     expect(server.received.map((request) => request.headers['webhook-id'])).toEqual([
       'msg_1',

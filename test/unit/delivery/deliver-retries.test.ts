@@ -113,6 +113,7 @@ describe('retries, exhaustion and endpoint health', () => {
     const f = await fixture(server.url, { schedule: [1] });
     await f.run();
     expect(f.deliveryQueue.delays).toEqual([1]);
+    f.clock.now = new Date(f.clock.now.getTime() + 1_000);
     await f.run();
     expect(await f.deliveries.get('ct_1', 'msg_1')).toMatchObject({
       status: 'exhausted',

@@ -12,16 +12,19 @@ describe('GET /v1/subscriptions/{id}/deliveries/{deliveryId}', () => {
     // Nothing listens on port 9: the attempt fails with a connection error.
     await api.subscriptions.put({ ...subscription('sub_1'), url: 'http://127.0.0.1:9/hooks' });
     await applyEvent(formEvent('evt_1'), classifyDepsFor(api));
+    const clock = { now: new Date('2025-03-01T12:00:00.000Z') };
     const deliver = createDeliverHandler({
       subscriptions: api.subscriptions,
       deliveries: api.deliveries,
       deliveryQueue: api.deliveryQueue,
-      now: () => new Date('2025-03-01T12:00:00.000Z'),
+      now: () => clock.now,
       logger: silentLogger,
       allowLocalTargets: true,
       timeoutMs: 1_000,
     });
     await deliver(sqsEvent(api.deliveryQueue.sent.splice(0)));
+    // The retry comes 5 s (±10 %) later.
+    clock.now = new Date(clock.now.getTime() + 6_000);
     await deliver(sqsEvent(api.deliveryQueue.sent.splice(0)));
     const [delivery] = api.deliveries.all();
     if (delivery === undefined) throw new Error('no delivery');
