@@ -63,6 +63,22 @@ export interface ContactFacts {
   outboundTouches: string[];
 }
 
+/** The name and company a list of contacts shows, from the facts' latest values. */
+export function nameAndCompany(facts: ContactFacts): {
+  name?: string;
+  firstName?: string;
+  lastName?: string;
+  company?: string;
+} {
+  const { name, firstName, lastName, company } = facts.profile;
+  return {
+    ...(name ? { name: name.value } : {}),
+    ...(firstName ? { firstName: firstName.value } : {}),
+    ...(lastName ? { lastName: lastName.value } : {}),
+    ...(company ? { company: company.value } : {}),
+  };
+}
+
 /** The facts of a contact with no events yet. */
 export function emptyFacts(email: string): ContactFacts {
   return {

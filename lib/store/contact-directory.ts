@@ -1,5 +1,7 @@
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { nameAndCompany } from '../domain/facts.ts';
 import type { Stage, StageFlags, StageVerdict } from '../domain/stage.ts';
+import type { ContactRecord } from './contact-store.ts';
 import { decodeCursor, encodeCursor, type Page, type PageRequest } from './cursor.ts';
 import { INDEX } from './keys.ts';
 
@@ -12,6 +14,19 @@ export interface ContactSummary {
   flags: StageFlags;
   qualification: StageVerdict['qualification'];
   summary: { name?: string; firstName?: string; lastName?: string; company?: string };
+}
+
+/** A contact as a list shows it: what the byStage index projects of a contact item. */
+export function summaryOf(contact: ContactRecord): ContactSummary {
+  return {
+    contactId: contact.contactId,
+    email: contact.email,
+    stage: contact.stage,
+    stageChangedAt: contact.stageChangedAt,
+    flags: contact.flags,
+    qualification: contact.qualification,
+    summary: nameAndCompany(contact.facts),
+  };
 }
 
 /** Lists of contacts: the read side of the contact items. */

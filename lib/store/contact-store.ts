@@ -7,7 +7,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { WebhookMessage } from '../delivery/message.ts';
-import type { ContactFacts } from '../domain/facts.ts';
+import { type ContactFacts, nameAndCompany } from '../domain/facts.ts';
 import type {
   Stage,
   StageDirection,
@@ -163,13 +163,7 @@ export class DynamoContactStore implements ContactStore {
   }
 
   async commit(record: ContactRecord, expectedVersion: number | undefined): Promise<void> {
-    const profile = record.facts.profile;
-    const summary = {
-      ...(profile.name ? { name: profile.name.value } : {}),
-      ...(profile.firstName ? { firstName: profile.firstName.value } : {}),
-      ...(profile.lastName ? { lastName: profile.lastName.value } : {}),
-      ...(profile.company ? { company: profile.company.value } : {}),
-    };
+    const summary = nameAndCompany(record.facts);
     try {
       await this.#doc.send(
         new PutCommand({

@@ -1,5 +1,5 @@
 import type { Stage } from '../domain/stage.ts';
-import type { ContactDirectory, ContactSummary } from './contact-directory.ts';
+import { type ContactDirectory, type ContactSummary, summaryOf } from './contact-directory.ts';
 import {
   type ContactRecord,
   type ContactStore,
@@ -108,21 +108,7 @@ export class MemoryContactStore implements ContactStore, ContactDirectory {
         const keyB = `${b.stageChangedAt}#${b.contactId}`;
         return keyA < keyB ? 1 : -1;
       })
-      .map(
-        (contact): ContactSummary => ({
-          contactId: contact.contactId,
-          email: contact.email,
-          stage: contact.stage,
-          stageChangedAt: contact.stageChangedAt,
-          flags: contact.flags,
-          qualification: contact.qualification,
-          summary: Object.fromEntries(
-            (['name', 'firstName', 'lastName', 'company'] as const)
-              .filter((field) => contact.facts.profile[field] !== undefined)
-              .map((field) => [field, contact.facts.profile[field]?.value]),
-          ),
-        }),
-      );
+      .map(summaryOf);
     return memoryPage(summaries, page);
   }
 

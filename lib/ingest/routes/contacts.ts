@@ -3,6 +3,7 @@ import { eraseContact } from '../../classify/erase-contact.ts';
 import { crmValuesFor } from '../../domain/crm.ts';
 import { normalizeEmail } from '../../domain/events.ts';
 import { STAGES } from '../../domain/stage.ts';
+import { type ContactSummary, summaryOf } from '../../store/contact-directory.ts';
 import type { ContactRecord } from '../../store/contact-store.ts';
 import { InvalidCursorError } from '../../store/cursor.ts';
 import { contactIdFor } from '../../store/keys.ts';
@@ -229,6 +230,19 @@ function contactView(contact: ContactRecord, deps: ApiDeps) {
   };
 }
 
+/** A list entry of `GET /v1/contacts`: the summary, flattened. */
+function listItem(item: ContactSummary) {
+  return {
+    id: item.contactId,
+    email: item.email,
+    stage: item.stage,
+    stageChangedAt: item.stageChangedAt,
+    flags: item.flags,
+    qualification: item.qualification,
+    ...item.summary,
+  };
+}
+
 const notFoundProblem = (id: string) => ({
   type: '/problems/not-found',
   title: 'Not found',
@@ -252,25 +266,8 @@ export function contactRoutes(deps: ApiDeps) {
       const { email, stage, limit, cursor } = c.req.valid('query');
       if (email !== undefined) {
         const contact = await deps.contacts.get(contactIdFor(normalizeEmail(email)));
-        const summary = (['name', 'firstName', 'lastName', 'company'] as const).flatMap((field) => {
-          const value = contact?.facts.profile[field]?.value;
-          return value === undefined ? [] : [[field, value] as const];
-        });
         // The same summary as a stage list shows: not the whole profile.
-        const items =
-          contact === undefined
-            ? []
-            : [
-                {
-                  id: contact.contactId,
-                  email: contact.email,
-                  stage: contact.stage,
-                  stageChangedAt: contact.stageChangedAt,
-                  flags: contact.flags,
-                  qualification: contact.qualification,
-                  ...Object.fromEntries(summary),
-                },
-              ];
+        const items = contact === undefined ? [] : [listItem(summaryOf(contact))];
         return c.json({ items }, 200);
       }
       if (stage === undefined) {
@@ -288,15 +285,7 @@ export function contactRoutes(deps: ApiDeps) {
         });
         return c.json(
           {
-            items: page.items.map((item) => ({
-              id: item.contactId,
-              email: item.email,
-              stage: item.stage,
-              stageChangedAt: item.stageChangedAt,
-              flags: item.flags,
-              qualification: item.qualification,
-              ...item.summary,
-            })),
+            items: page.items.map(listItem),
             ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
           },
           200,
