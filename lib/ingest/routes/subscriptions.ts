@@ -8,7 +8,11 @@ import { generateSigningSecret, signDelivery } from '../../delivery/sign.ts';
 import { checkWebhookTargetResolved } from '../../delivery/target-policy.ts';
 import { STAGES } from '../../domain/stage.ts';
 import { InvalidCursorError } from '../../store/cursor.ts';
-import type { DeliveryStatus, DeliverySummary } from '../../store/delivery-store.ts';
+import type {
+  DeliveryRecord,
+  DeliveryStatus,
+  DeliverySummary,
+} from '../../store/delivery-store.ts';
 import {
   type SubscriptionRecord,
   signingSecrets,
@@ -232,6 +236,17 @@ const deliveryParams = idParams.extend({
     .openapi({ example: 'msg_97f63aac346999c85faa4657_1a2b3c4d5e6f' }),
 });
 const security = [{ bearerAuth: [] }];
+const invalidDeliveryId = {
+  type: '/problems/validation',
+  title: 'Invalid request',
+  detail: 'Not a delivery id of this API.',
+  errors: [{ pointer: '#/deliveryId', detail: 'not a delivery id (msg_<24 hex>_<12 hex>)' }],
+};
+const noDelivery = (subscriptionId: string, deliveryId: string) => ({
+  type: '/problems/not-found',
+  title: 'Not found',
+  detail: `Subscription "${subscriptionId}" has no delivery "${deliveryId}".`,
+});
 const unauthorized = problemResponse('Missing or invalid API key.');
 const notFound = problemResponse('No subscription with this id.');
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -540,6 +555,16 @@ const invalidTarget = (refusal: string) => ({
 /** `/v1/subscriptions`: the CRM endpoints that receive signed stage changes (API key). */
 export function subscriptionRoutes(deps: ApiDeps) {
   const router = createRouter();
+  /** The subscription's delivery with this id; `invalid` for an id this API never made. */
+  const findDelivery = async (
+    subscriptionId: string,
+    deliveryId: string,
+  ): Promise<DeliveryRecord | 'invalid' | undefined> => {
+    const contactId = contactIdOfDelivery(deliveryId);
+    if (contactId === undefined) return 'invalid';
+    const delivery = await deps.deliveries.get(contactId, deliveryId);
+    return delivery?.subscriptionId === subscriptionId ? delivery : undefined;
+  };
   router.use('/v1/subscriptions', apiKeyAuth(deps.apiKeyHashes));
   router.use('/v1/subscriptions/*', apiKeyAuth(deps.apiKeyHashes));
   const notFoundProblem = (id: string) => ({
@@ -785,25 +810,9 @@ export function subscriptionRoutes(deps: ApiDeps) {
     })
     .openapi(getDeliveryRoute, async (c) => {
       const { id, deliveryId } = c.req.valid('param');
-      const contactId = contactIdOfDelivery(deliveryId);
-      if (contactId === undefined) {
-        return problem(c, 400, {
-          type: '/problems/validation',
-          title: 'Invalid request',
-          detail: 'Not a delivery id of this API.',
-          errors: [
-            { pointer: '#/deliveryId', detail: 'not a delivery id (msg_<24 hex>_<12 hex>)' },
-          ],
-        });
-      }
-      const delivery = await deps.deliveries.get(contactId, deliveryId);
-      if (delivery === undefined || delivery.subscriptionId !== id) {
-        return problem(c, 404, {
-          type: '/problems/not-found',
-          title: 'Not found',
-          detail: `Subscription "${id}" has no delivery "${deliveryId}".`,
-        });
-      }
+      const delivery = await findDelivery(id, deliveryId);
+      if (delivery === 'invalid') return problem(c, 400, invalidDeliveryId);
+      if (delivery === undefined) return problem(c, 404, noDelivery(id, deliveryId));
       return c.json(
         {
           deliveryId: delivery.deliveryId,
@@ -826,32 +835,16 @@ export function subscriptionRoutes(deps: ApiDeps) {
       if ((await deps.subscriptions.get(id)) === undefined) {
         return problem(c, 404, notFoundProblem(id));
       }
-      const contactId = contactIdOfDelivery(deliveryId);
-      if (contactId === undefined) {
-        return problem(c, 400, {
-          type: '/problems/validation',
-          title: 'Invalid request',
-          detail: 'Not a delivery id of this API.',
-          errors: [
-            { pointer: '#/deliveryId', detail: 'not a delivery id (msg_<24 hex>_<12 hex>)' },
-          ],
-        });
-      }
-      const noDelivery = {
-        type: '/problems/not-found',
-        title: 'Not found',
-        detail: `Subscription "${id}" has no delivery "${deliveryId}".`,
-      };
-      const delivery = await deps.deliveries.get(contactId, deliveryId);
-      if (delivery === undefined || delivery.subscriptionId !== id) {
-        return problem(c, 404, noDelivery);
-      }
+      const delivery = await findDelivery(id, deliveryId);
+      if (delivery === 'invalid') return problem(c, 400, invalidDeliveryId);
+      if (delivery === undefined) return problem(c, 404, noDelivery(id, deliveryId));
+      const { contactId } = delivery;
       // Queued now; the pending index is only the safety net for a job that never runs, so its
       // sweep time is as far out as a sweep's own (the sweeper would queue it twice otherwise).
       const now = deps.now();
       const sweepAt = new Date(now.getTime() + SWEEP_GRACE_MS).toISOString();
       if (!(await deps.deliveries.resume(contactId, deliveryId, sweepAt))) {
-        return problem(c, 404, noDelivery);
+        return problem(c, 404, noDelivery(id, deliveryId));
       }
       const job: DeliveryJob = { v: 1, contactId, subscriptionId: id, deliveryId };
       await deps.deliveryQueue.send(JSON.stringify(job));
