@@ -36,6 +36,21 @@ export interface PipelineOptions {
   providerContext?: ProviderContext;
   /** How long a subscriber may take to answer; 15 s unless a test needs it shorter. */
   deliveryTimeoutMs?: number;
+  /** Fault injection for chaos and crash tests; production wiring never sets it. */
+  intercept?: PipelineIntercept;
+}
+
+type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
+
+/**
+ * Seams where the chaos tests stop a worker at chosen points: wrap a worker's stores
+ * (fail after a commit, before its projections) or the worker itself (die mid-batch).
+ */
+export interface PipelineIntercept {
+  classifyDeps?: (deps: ClassifyDeps) => ClassifyDeps;
+  deliverDeps?: (deps: DeliverDeps) => DeliverDeps;
+  classify?: (handler: SqsHandler) => SqsHandler;
+  deliver?: (handler: SqsHandler) => SqsHandler;
 }
 
 /** The three entry points of the pipeline, wired to their stores and queues. */
@@ -108,10 +123,13 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     logger,
     ...(options.deliveryTimeoutMs === undefined ? {} : { timeoutMs: options.deliveryTimeoutMs }),
   };
+  const intercept = options.intercept ?? {};
+  const classify = createClassifyHandler(intercept.classifyDeps?.(classifyDeps) ?? classifyDeps);
+  const deliver = createDeliverHandler(intercept.deliverDeps?.(deliverDeps) ?? deliverDeps);
   return {
     app: createApp(apiDeps),
-    classify: createClassifyHandler(classifyDeps),
-    deliver: createDeliverHandler(deliverDeps),
+    classify: intercept.classify?.(classify) ?? classify,
+    deliver: intercept.deliver?.(deliver) ?? deliver,
     sweep: () => sweepDueDeliveries({ deliveries, deliveryQueue, now, logger }),
   };
 }

@@ -7,7 +7,7 @@ import type { Settings } from '../config/settings.ts';
 import { hashApiKey } from '../ingest/api-key-auth.ts';
 import type { Logger } from '../observability/logger.ts';
 import { meterDynamo, meterSqs, type UsageMeter } from '../observability/usage-meter.ts';
-import { createPipeline } from '../pipeline.ts';
+import { createPipeline, type PipelineIntercept } from '../pipeline.ts';
 import { ensureQueuePair, ensureTable, type QueuePair } from './bootstrap.ts';
 import { type Poller, startPoller } from './poller.ts';
 import { dataPaths, type LocalServer, startLocalDynamo, startLocalSqs } from './servers.ts';
@@ -31,6 +31,8 @@ export interface LocalRuntimeOptions {
   meter?: UsageMeter;
   /** How often the sweep runs (EventBridge does it every minute on AWS); tests shorten it. */
   sweepIntervalMs?: number;
+  /** Fault injection for the chaos tests (lib/pipeline.ts). */
+  intercept?: PipelineIntercept;
 }
 
 export interface LocalRuntime {
@@ -102,6 +104,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       ...(options.deliveryTimeoutMs === undefined
         ? {}
         : { deliveryTimeoutMs: options.deliveryTimeoutMs }),
+      ...(options.intercept ? { intercept: options.intercept } : {}),
     });
 
     pollers.push(
