@@ -32,6 +32,17 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      {
+        // Chaos, fuzz and load runs (docs/reliability.md): whole-pipeline runs that each want
+        // the machine, so one file at a time.
+        test: {
+          name: 'evidence',
+          include: ['test/evidence/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });
