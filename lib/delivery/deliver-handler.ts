@@ -23,6 +23,19 @@ export const SWEEP_GRACE_MS = 5 * 60 * 1000;
 /** An endpoint failing this long without one success is disabled. */
 export const DISABLE_AFTER_FAILING_MS = 5 * 86_400_000;
 
+/**
+ * `lastSuccessAt` is kept to this precision: a healthy endpoint's record is rewritten at most
+ * once a minute instead of once per delivery (a write unit per webhook saved under load).
+ */
+export const LAST_SUCCESS_PRECISION_MS = 60_000;
+
+/** Whether a success must be written to the subscription's health: it ends a failing run, or the last one on record is older than the precision. */
+function healthNeedsSuccess(subscription: SubscriptionRecord, at: string): boolean {
+  if (subscription.failingSince !== undefined || subscription.lastSuccessAt === undefined)
+    return true;
+  return Date.parse(at) - Date.parse(subscription.lastSuccessAt) >= LAST_SUCCESS_PRECISION_MS;
+}
+
 export interface DeliverDeps {
   subscriptions: SubscriptionStore;
   deliveries: DeliveryStore;
@@ -189,10 +202,12 @@ export function createDeliverHandler(
           result.attempt,
           'delivered',
         );
-        await deps.subscriptions.recordHealth(subscription.id, {
-          failingSince: null,
-          lastSuccessAt: at,
-        });
+        if (healthNeedsSuccess(subscription, at)) {
+          await deps.subscriptions.recordHealth(subscription.id, {
+            failingSince: null,
+            lastSuccessAt: at,
+          });
+        }
         outcome = 'delivered';
       } else if (result.attempt.statusCode === 410) {
         // 410 Gone: the receiver says this endpoint is no more. Stop at once, keep the change.
@@ -211,10 +226,13 @@ export function createDeliverHandler(
         outcome = await scheduleRetry(job, delivery, result, deps);
         const failingSince = subscription.failingSince ?? at;
         const disable = Date.parse(at) - Date.parse(failingSince) >= DISABLE_AFTER_FAILING_MS;
-        await deps.subscriptions.recordHealth(subscription.id, {
-          failingSince: at,
-          ...(disable ? { disable: 'failing' as const } : {}),
-        });
+        // During an outage every attempt fails; the run's start is already on record.
+        if (subscription.failingSince === undefined || disable) {
+          await deps.subscriptions.recordHealth(subscription.id, {
+            failingSince: at,
+            ...(disable ? { disable: 'failing' as const } : {}),
+          });
+        }
       }
       deps.logger.info('delivery attempt', {
         deliveryId: job.deliveryId,

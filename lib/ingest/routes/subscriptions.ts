@@ -129,7 +129,10 @@ const subscriptionSchema = z
       .string()
       .optional()
       .openapi({ description: 'When the current run of failed attempts began.' }),
-    lastSuccessAt: z.string().optional().openapi({ description: 'The last successful delivery.' }),
+    lastSuccessAt: z.string().optional().openapi({
+      description:
+        'The last successful delivery, to the minute (a healthy endpoint is not rewritten per webhook).',
+    }),
     previousSecretsExpireAt: z.array(z.string()).optional().openapi({
       description: 'When the secrets replaced by a rotation stop signing (while any still do).',
     }),

@@ -4,6 +4,7 @@ import {
   createDeliverHandler,
   type DeliverDeps,
   DISABLE_AFTER_FAILING_MS,
+  LAST_SUCCESS_PRECISION_MS,
   SWEEP_GRACE_MS,
 } from '../../../lib/delivery/deliver-handler.ts';
 import type { DeliveryJob } from '../../../lib/delivery/job.ts';
@@ -174,6 +175,48 @@ describe('retries, exhaustion and endpoint health', () => {
     expect(subscription?.failingSince).toBeUndefined();
     expect(subscription?.lastSuccessAt).toBe('2025-03-01T12:00:05.000Z');
     expect(subscription?.enabled).toBe(true);
+  });
+
+  it("rewrites a healthy endpoint's last success at most once per precision interval", async () => {
+    const server = await endpoint(204);
+    const f = await fixture(server.url);
+    let healthWrites = 0;
+    const recordHealth = f.subscriptions.recordHealth.bind(f.subscriptions);
+    f.subscriptions.recordHealth = (id, change) => {
+      healthWrites += 1;
+      return recordHealth(id, change);
+    };
+    const deliverAgainAt = async (at: string) => {
+      await f.deliveries.setStatus('ct_1', 'msg_1', 'pending');
+      f.clock.now = new Date(at);
+      await f.run();
+    };
+    await f.run();
+    expect(healthWrites).toBe(1);
+    await deliverAgainAt('2025-03-01T12:00:59.000Z');
+    expect(healthWrites).toBe(1);
+    expect((await f.subscriptions.get('sub_1'))?.lastSuccessAt).toBe('2025-03-01T12:00:00.000Z');
+    await deliverAgainAt(
+      new Date(Date.parse('2025-03-01T12:00:00.000Z') + LAST_SUCCESS_PRECISION_MS).toISOString(),
+    );
+    expect(healthWrites).toBe(2);
+    expect((await f.subscriptions.get('sub_1'))?.lastSuccessAt).toBe('2025-03-01T12:01:00.000Z');
+    expect(server.received).toHaveLength(3);
+  });
+
+  it('writes the start of a failing run once, not on every failed attempt', async () => {
+    const server = await endpoint(500);
+    const f = await fixture(server.url, { failingSince: '2025-03-01T11:00:00.000Z' });
+    let healthWrites = 0;
+    const recordHealth = f.subscriptions.recordHealth.bind(f.subscriptions);
+    f.subscriptions.recordHealth = (id, change) => {
+      healthWrites += 1;
+      return recordHealth(id, change);
+    };
+    await f.run();
+    expect(server.received).toHaveLength(1);
+    expect(healthWrites).toBe(0);
+    expect((await f.subscriptions.get('sub_1'))?.failingSince).toBe('2025-03-01T11:00:00.000Z');
   });
 
   it('pauses, without a request, a delivery whose subscription is disabled', async () => {
