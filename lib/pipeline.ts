@@ -14,6 +14,7 @@ import { createEmailAdapters } from './ingest/email/adapters.ts';
 import { createProviderContext } from './ingest/email/context.ts';
 import type { ProviderContext } from './ingest/email/types.ts';
 import type { Logger } from './observability/logger.ts';
+import { SqsDeadLetterQueue } from './queue/dead-letter-queue.ts';
 import { SqsMessageQueue } from './queue/message-queue.ts';
 import { DynamoContactDirectory } from './store/contact-directory.ts';
 import { DynamoContactStore } from './store/contact-store.ts';
@@ -88,6 +89,17 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     history,
     deliveries,
     deliveryQueue,
+    deadLetterQueues: {
+      ...(settings.ingestDlqUrl
+        ? { ingest: new SqsDeadLetterQueue(clients.sqs, settings.ingestDlqUrl) }
+        : {}),
+      ...(settings.deliveryDlqUrl
+        ? { delivery: new SqsDeadLetterQueue(clients.sqs, settings.deliveryDlqUrl) }
+        : {}),
+    },
+    ...(settings.maxReceiveCount === undefined
+      ? {}
+      : { maxReceiveCount: settings.maxReceiveCount }),
     apiKeyHashes: settings.apiKeyHashes,
     allowLocalWebhookTargets: settings.allowLocalWebhookTargets,
     emailAdapters: createEmailAdapters(settings.config.providers),

@@ -13,6 +13,8 @@ export interface Settings {
   /** Dead-letter queues: unreadable messages are parked there at once, with the reason. */
   ingestDlqUrl?: string;
   deliveryDlqUrl?: string;
+  /** The source queues' maxReceiveCount (how often a message fails before SQS parks it). */
+  maxReceiveCount?: number;
   /** SHA-256 hex digests of the accepted API keys; the keys themselves are never kept. */
   apiKeyHashes: string[];
   config: AppConfig;
@@ -29,6 +31,7 @@ const lambdaEnvSchema = z.object({
   DELIVERY_QUEUE_URL: z.url(),
   INGEST_DLQ_URL: z.url().optional(),
   DELIVERY_DLQ_URL: z.url().optional(),
+  MAX_RECEIVE_COUNT: z.coerce.number().int().min(1).max(1000).optional(),
   LEADSTAGE_CONFIG_JSON: z.string().optional(),
   /** Secrets Manager: the API keys (one key, or {"keys": [...]}). Only the api function has it. */
   LEADSTAGE_API_KEYS_SECRET_ARN: z.string().min(1).optional(),
@@ -101,6 +104,9 @@ export async function settingsFromLambdaEnv(
     deliveryQueueUrl: parsed.DELIVERY_QUEUE_URL,
     ...(parsed.INGEST_DLQ_URL ? { ingestDlqUrl: parsed.INGEST_DLQ_URL } : {}),
     ...(parsed.DELIVERY_DLQ_URL ? { deliveryDlqUrl: parsed.DELIVERY_DLQ_URL } : {}),
+    ...(parsed.MAX_RECEIVE_COUNT === undefined
+      ? {}
+      : { maxReceiveCount: parsed.MAX_RECEIVE_COUNT }),
     apiKeyHashes,
     config: parseAppConfig(document, 'LEADSTAGE_CONFIG_JSON and the providers secret'),
     allowLocalWebhookTargets: false,

@@ -5,11 +5,13 @@ import { renderApiReference } from './api-reference.ts';
 import type { ApiDeps } from './deps.ts';
 import { problem } from './problem.ts';
 import { contactRoutes } from './routes/contacts.ts';
+import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { emailWebhookRoutes } from './routes/email-webhooks.ts';
 import { eventRoutes } from './routes/events.ts';
 import { formRoutes } from './routes/forms.ts';
 import { healthRoutes } from './routes/health.ts';
 import { subscriptionRoutes } from './routes/subscriptions.ts';
+import { uiRoutes } from './routes/ui.ts';
 
 /** Requests larger than this are refused with 413 before they are parsed. */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -34,12 +36,14 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
     }),
   );
 
+  app.route('/', uiRoutes());
   app.route('/', healthRoutes());
   app.route('/', formRoutes(deps));
   app.route('/', subscriptionRoutes(deps));
   app.route('/', emailWebhookRoutes(deps));
   app.route('/', eventRoutes(deps));
   app.route('/', contactRoutes(deps));
+  app.route('/', deadLetterRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',

@@ -1,6 +1,7 @@
 import type { AppConfig } from '../config/app-config.ts';
 import type { Resolver } from '../delivery/target-guard.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { DeadLetterQueue } from '../queue/dead-letter-queue.ts';
 import type { MessageQueue } from '../queue/message-queue.ts';
 import type { ContactDirectory } from '../store/contact-directory.ts';
 import type { ContactStore } from '../store/contact-store.ts';
@@ -20,6 +21,13 @@ export interface ApiDeps {
   deliveries: DeliveryStore;
   /** Where erasure notices (`contact.erased`) are queued for delivery. */
   deliveryQueue: MessageQueue;
+  /**
+   * The dead-letter queues the admin API lists and redrives: the ingest DLQ back to
+   * `ingestQueue`, the delivery DLQ back to `deliveryQueue`. Absent ones are not offered.
+   */
+  deadLetterQueues?: { ingest?: DeadLetterQueue; delivery?: DeadLetterQueue };
+  /** The source queues' maxReceiveCount: how often a message SQS parked without a reason failed. */
+  maxReceiveCount?: number;
   /** SHA-256 hex digests of the accepted API keys. */
   apiKeyHashes: readonly string[];
   /** Local mode: subscriptions may target plain http and loopback. */

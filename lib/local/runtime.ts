@@ -93,6 +93,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       deliveryQueueUrl: delivery.url,
       ingestDlqUrl: ingest.dlqUrl,
       deliveryDlqUrl: delivery.dlqUrl,
+      maxReceiveCount,
       apiKeyHashes: [hashApiKey(options.apiKey)],
       config: options.config,
       allowLocalWebhookTargets: true,
