@@ -12,7 +12,6 @@ import { formRoutes } from './routes/forms.ts';
 import { healthRoutes } from './routes/health.ts';
 import { subscriptionRoutes } from './routes/subscriptions.ts';
 import { uiRoutes } from './routes/ui.ts';
-import { uiRoutes } from './routes/ui.ts';
 
 /** Requests larger than this are refused with 413 before they are parsed. */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -37,7 +36,6 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
     }),
   );
 
-  app.route('/', uiRoutes());
   app.route('/', uiRoutes());
   app.route('/', healthRoutes());
   app.route('/', formRoutes(deps));
