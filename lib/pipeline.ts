@@ -14,7 +14,7 @@ import { createEmailAdapters } from './ingest/email/adapters.ts';
 import { createProviderContext } from './ingest/email/context.ts';
 import type { ProviderContext } from './ingest/email/types.ts';
 import type { Logger } from './observability/logger.ts';
-import { SqsDeadLetterQueue } from './queue/dead-letter-queue.ts';
+import { SqsDeadLetterQueue, type SqsDeadLetterQueueOptions } from './queue/dead-letter-queue.ts';
 import { SqsMessageQueue } from './queue/message-queue.ts';
 import { DynamoContactDirectory } from './store/contact-directory.ts';
 import { DynamoContactStore } from './store/contact-store.ts';
@@ -37,6 +37,8 @@ export interface PipelineOptions {
   providerContext?: ProviderContext;
   /** How long a subscriber may take to answer; 15 s unless a test needs it shorter. */
   deliveryTimeoutMs?: number;
+  /** How the admin API's dead-letter listing gives messages back (the local runtime's differs). */
+  deadLetterOptions?: SqsDeadLetterQueueOptions;
   /** Fault injection for chaos and crash tests; production wiring never sets it. */
   intercept?: PipelineIntercept;
 }
@@ -91,10 +93,22 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     deliveryQueue,
     deadLetterQueues: {
       ...(settings.ingestDlqUrl
-        ? { ingest: new SqsDeadLetterQueue(clients.sqs, settings.ingestDlqUrl) }
+        ? {
+            ingest: new SqsDeadLetterQueue(
+              clients.sqs,
+              settings.ingestDlqUrl,
+              options.deadLetterOptions,
+            ),
+          }
         : {}),
       ...(settings.deliveryDlqUrl
-        ? { delivery: new SqsDeadLetterQueue(clients.sqs, settings.deliveryDlqUrl) }
+        ? {
+            delivery: new SqsDeadLetterQueue(
+              clients.sqs,
+              settings.deliveryDlqUrl,
+              options.deadLetterOptions,
+            ),
+          }
         : {}),
     },
     ...(settings.maxReceiveCount === undefined

@@ -106,6 +106,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         ? {}
         : { deliveryTimeoutMs: options.deliveryTimeoutMs }),
       ...(options.intercept ? { intercept: options.intercept } : {}),
+      // fauxqs loses a message whose visibility is set to 0 (lib/queue/dead-letter-queue.ts).
+      deadLetterOptions: { releaseVisibilitySeconds: 1 },
     });
 
     pollers.push(

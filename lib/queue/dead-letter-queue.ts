@@ -86,23 +86,38 @@ const LIST_VISIBILITY_SECONDS = 15;
 const REDRIVE_VISIBILITY_SECONDS = 30;
 /** SQS takes at most ten entries per receive and per batch call. */
 const SQS_BATCH_LIMIT = 10;
-/** Short-polling samples only some SQS hosts: an empty answer ends a sweep only when repeated. */
-const IDLE_ROUNDS_TO_STOP = 2;
-/** While redriving chosen ids, at most this many other messages are looked at and put back. */
+/**
+ * The long poll made once short polls find nothing new while the queue still counts more
+ * messages: short polls sample only some SQS hosts, and a message just released by another
+ * lister may take up to its release visibility to show.
+ */
+const LAST_LOOK_WAIT_SECONDS = 2;
+/** While redriving chosen ids, at most this many receives look through the queue. */
 const MAX_REDRIVE_ROUNDS = 100;
+
+export interface SqsDeadLetterQueueOptions {
+  /**
+   * The visibility timeout a listed or skipped message is given back with: 0 (visible at once)
+   * on AWS. fauxqs 2.4.1 with persistence loses a message set to 0 (its SQLite write fails and
+   * the message leaves memory until a restart), so the local runtime uses 1.
+   */
+  releaseVisibilitySeconds?: number;
+}
 
 /**
  * A dead-letter queue on SQS (AWS or a local SQS server). SQS has no peek: listing receives
- * with a short visibility timeout, then sets the visibility back to 0, so for the length of a
+ * with a short visibility timeout, then gives the visibility back, so for the length of a
  * listing the listed messages are hidden from a concurrent lister or redrive.
  */
 export class SqsDeadLetterQueue implements DeadLetterQueue {
   readonly #sqs: SQSClient;
   readonly #queueUrl: string;
+  readonly #releaseVisibilitySeconds: number;
 
-  constructor(sqs: SQSClient, queueUrl: string) {
+  constructor(sqs: SQSClient, queueUrl: string, options: SqsDeadLetterQueueOptions = {}) {
     this.#sqs = sqs;
     this.#queueUrl = queueUrl;
+    this.#releaseVisibilitySeconds = options.releaseVisibilitySeconds ?? 0;
   }
 
   async approximateCount(): Promise<number> {
@@ -121,16 +136,13 @@ export class SqsDeadLetterQueue implements DeadLetterQueue {
   async peek(limit: number): Promise<ParkedMessage[]> {
     const held = new Map<string, Message>();
     try {
-      let idle = 0;
       const maxRounds = Math.ceil(limit / SQS_BATCH_LIMIT) + 3;
-      for (
-        let round = 0;
-        round < maxRounds && held.size < limit && idle < IDLE_ROUNDS_TO_STOP;
-        round++
-      ) {
+      let wait = 0;
+      for (let round = 0; round < maxRounds && held.size < limit; round++) {
         const messages = await this.#receive(
           Math.min(SQS_BATCH_LIMIT, limit - held.size),
           LIST_VISIBILITY_SECONDS,
+          wait,
         );
         let fresh = 0;
         for (const message of messages) {
@@ -139,7 +151,9 @@ export class SqsDeadLetterQueue implements DeadLetterQueue {
           // The newest receipt handle is the one that can change the visibility.
           held.set(message.MessageId, message);
         }
-        idle = fresh === 0 ? idle + 1 : 0;
+        if (fresh > 0) wait = 0;
+        else if (wait > 0 || !(await this.#countsMoreThan(held.size))) break;
+        else wait = LAST_LOOK_WAIT_SECONDS;
       }
     } finally {
       await this.#release([...held.values()]);
@@ -156,8 +170,8 @@ export class SqsDeadLetterQueue implements DeadLetterQueue {
     const held = new Map<string, Message>();
     let capped = false;
     try {
-      let idle = 0;
-      for (let round = 0; round < MAX_REDRIVE_ROUNDS && idle < IDLE_ROUNDS_TO_STOP; round++) {
+      let wait = 0;
+      for (let round = 0; round < MAX_REDRIVE_ROUNDS; round++) {
         if (wanted !== undefined && done.size >= wanted.size) break;
         if (done.size >= max) {
           capped = true;
@@ -166,6 +180,7 @@ export class SqsDeadLetterQueue implements DeadLetterQueue {
         const messages = await this.#receive(
           Math.min(SQS_BATCH_LIMIT, max - done.size),
           REDRIVE_VISIBILITY_SECONDS,
+          wait,
         );
         const chosen: Message[] = [];
         let fresh = 0;
@@ -176,7 +191,6 @@ export class SqsDeadLetterQueue implements DeadLetterQueue {
           held.set(id, message);
           if (wanted === undefined || wanted.has(id)) chosen.push(message);
         }
-        idle = fresh === 0 ? idle + 1 : 0;
         const outcomes = await Promise.allSettled(
           chosen.map(async (message) => {
             const parked = toParkedMessage(message);
@@ -195,6 +209,9 @@ export class SqsDeadLetterQueue implements DeadLetterQueue {
         );
         const failure = outcomes.find((outcome) => outcome.status === 'rejected');
         if (failure !== undefined) throw failure.reason;
+        if (fresh > 0) wait = 0;
+        else if (wait > 0 || !(await this.#countsMoreThan(held.size))) break;
+        else wait = LAST_LOOK_WAIT_SECONDS;
       }
     } finally {
       await this.#release([...held.values()]);
@@ -206,13 +223,22 @@ export class SqsDeadLetterQueue implements DeadLetterQueue {
     };
   }
 
-  async #receive(maxNumber: number, visibilityTimeout: number): Promise<Message[]> {
+  /** Whether the queue counts more messages than the `inHand` this caller holds. */
+  async #countsMoreThan(inHand: number): Promise<boolean> {
+    return (await this.approximateCount()) > inHand;
+  }
+
+  async #receive(
+    maxNumber: number,
+    visibilityTimeout: number,
+    waitSeconds: number,
+  ): Promise<Message[]> {
     const { Messages } = await this.#sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: this.#queueUrl,
         MaxNumberOfMessages: maxNumber,
         VisibilityTimeout: visibilityTimeout,
-        WaitTimeSeconds: 0,
+        WaitTimeSeconds: waitSeconds,
         MessageSystemAttributeNames: ['All'],
         MessageAttributeNames: ['All'],
       }),
@@ -221,8 +247,8 @@ export class SqsDeadLetterQueue implements DeadLetterQueue {
   }
 
   /**
-   * Makes held messages visible again at once. Best effort: one that fails comes back by
-   * itself when its short visibility timeout ends.
+   * Gives held messages back. Best effort: one that fails comes back by itself when its short
+   * visibility timeout ends.
    */
   async #release(messages: Message[]): Promise<void> {
     const chunks: Message[][] = [];
@@ -236,7 +262,7 @@ export class SqsDeadLetterQueue implements DeadLetterQueue {
             Entries: chunk.map((message, index) => ({
               Id: String(index),
               ReceiptHandle: message.ReceiptHandle,
-              VisibilityTimeout: 0,
+              VisibilityTimeout: this.#releaseVisibilitySeconds,
             })),
           }),
         ),
