@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { appConfigSchema } from '../config/app-config.ts';
 import type { CommandGroup } from './command.ts';
 import { CliError } from './errors.ts';
 import { formatJson } from './output.ts';
@@ -20,7 +19,7 @@ export type ConfigCheck =
  * Checks config JSON text against the schema `leadstage start` and the deployment parse it
  * with (lib/config/app-config.ts), without starting anything.
  */
-export function checkConfigText(text: string): ConfigCheck {
+export async function checkConfigText(text: string): Promise<ConfigCheck> {
   let document: unknown;
   try {
     document = JSON.parse(text);
@@ -30,6 +29,8 @@ export function checkConfigText(text: string): ConfigCheck {
       errors: [{ path: '(file)', message: `not valid JSON: ${(error as Error).message}` }],
     };
   }
+  // Loaded here, not at start-up: the schema is the biggest import and only this command needs it.
+  const { appConfigSchema } = await import('../config/app-config.ts');
   const result = appConfigSchema.safeParse(document);
   if (result.success) return { valid: true, forms: result.data.forms.map((form) => form.id) };
   return {
@@ -64,7 +65,7 @@ export const configGroup: CommandGroup = {
             `Cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`,
           );
         }
-        const check = checkConfigText(text);
+        const check = await checkConfigText(text);
         if (context.json) context.out.stdout(formatJson({ file, ...check }));
         if (check.valid) {
           if (!context.json) {

@@ -1,4 +1,5 @@
 import { type CommandGroup, intValue, listValue, oneOf } from './command.ts';
+import { CliError } from './errors.ts';
 import { type Column, formatCell, formatJson, formatTable } from './output.ts';
 
 const QUEUES = ['ingest', 'delivery'] as const;
@@ -6,6 +7,12 @@ const QUEUES = ['ingest', 'delivery'] as const;
 interface QueueDepth {
   name: string;
   approximateCount: number;
+}
+
+interface RedriveResult {
+  redriven: number;
+  notFound?: string[];
+  capped?: boolean;
 }
 
 interface DeadLetter {
@@ -106,11 +113,20 @@ export const dlqGroup: CommandGroup = {
         const messageIds = listValue(context.values, 'message-id');
         const result = await context
           .api()
-          .request<{ redriven: number }>('POST', `/v1/dead-letters/${queue}/redrive`, {
+          .request<RedriveResult>('POST', `/v1/dead-letters/${queue}/redrive`, {
             body: messageIds.length > 0 ? { messageIds } : {},
           });
         if (context.json) context.out.stdout(formatJson(result));
         else context.out.stdout(`Sent ${result.redriven} message(s) back to the ${queue} queue.\n`);
+        if (result.capped) {
+          context.out.stderr('Stopped at the limit of one call: run it again for the rest.\n');
+        }
+        const missing = result.notFound ?? [];
+        if (missing.length > 0) {
+          throw new CliError(
+            `Not in the ${queue} dead-letter queue (already redriven, or never there): ${missing.join(', ')}`,
+          );
+        }
         return 0;
       },
     },

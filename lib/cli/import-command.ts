@@ -1,14 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { type CommandContext, type CommandGroup, stringValue } from './command.ts';
-import {
-  batchEvents,
-  type ImportEvent,
-  mapColumns,
-  parseCsv,
-  type RowResult,
-  rowToEvent,
-} from './csv-import.ts';
+import type { ImportEvent, RowResult } from './csv-import.ts';
 import { CliError, UsageError } from './errors.ts';
 import { ApiError } from './http-client.ts';
 import { formatJson } from './output.ts';
@@ -118,6 +111,8 @@ export const importGroup: CommandGroup = {
         if (delimiter !== undefined && delimiter.length !== 1) {
           throw new UsageError('--delimiter must be one character (or "tab").');
         }
+        // Loaded when importing only: the CSV parser and the event schema slow every other command.
+        const { batchEvents, mapColumns, parseCsv, rowToEvent } = await import('./csv-import.ts');
         let text: string;
         try {
           text = await readFile(file, 'utf8');

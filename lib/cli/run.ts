@@ -117,7 +117,7 @@ async function dispatch(argv: readonly string[], environment: CliEnvironment): P
   const groupIndex = words[0];
   if (groupIndex === undefined) {
     if (argv.includes('--version')) {
-      out.stdout(`${version()}\n`);
+      out.stdout(`leadstage ${version()} (Node ${process.version})\n`);
       return 0;
     }
     if (argv.includes('--help') || argv.includes('-h')) {
