@@ -19,6 +19,7 @@ import { SqsMessageQueue } from './queue/message-queue.ts';
 import { DynamoContactDirectory } from './store/contact-directory.ts';
 import { DynamoContactStore } from './store/contact-store.ts';
 import { DynamoDeliveryStore } from './store/delivery-store.ts';
+import { DynamoFunnelStore } from './store/funnel-store.ts';
 import { DynamoHistoryStore } from './store/history-store.ts';
 import { DynamoMessageIndexStore } from './store/message-index-store.ts';
 import { DynamoSubscriptionStore } from './store/subscription-store.ts';
@@ -79,6 +80,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   const deliveries = new DynamoDeliveryStore(doc, settings.tableName);
   const contacts = new DynamoContactStore(doc, settings.tableName);
   const history = new DynamoHistoryStore(doc, settings.tableName);
+  const funnel = new DynamoFunnelStore(doc, settings.tableName);
   const ingestQueue = new SqsMessageQueue(clients.sqs, settings.ingestQueueUrl);
   const deliveryQueue = new SqsMessageQueue(clients.sqs, settings.deliveryQueueUrl);
 
@@ -90,6 +92,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     directory: new DynamoContactDirectory(doc, settings.tableName),
     history,
     deliveries,
+    funnel,
     deliveryQueue,
     deadLetterQueues: {
       ...(settings.ingestDlqUrl
@@ -129,6 +132,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     deliveryQueue,
     messages: new DynamoMessageIndexStore(doc, settings.tableName),
     history,
+    funnel,
     ...(settings.ingestDlqUrl
       ? { deadLetters: new SqsMessageQueue(clients.sqs, settings.ingestDlqUrl) }
       : {}),

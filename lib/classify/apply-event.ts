@@ -9,6 +9,7 @@ import {
   emptyFacts,
   hasSeen,
   mergeFacts,
+  nameAndCompany,
   rememberEvent,
 } from '../domain/facts.ts';
 import { deriveStage, stageDirection } from '../domain/stage.ts';
@@ -23,10 +24,12 @@ import {
 } from '../store/contact-store.ts';
 import type { DeliveryStore } from '../store/delivery-store.ts';
 import { VersionConflictError } from '../store/errors.ts';
+import type { FunnelStore } from '../store/funnel-store.ts';
 import type { HistoryStore } from '../store/history-store.ts';
 import { contactIdFor } from '../store/keys.ts';
 import type { MessageIndexStore } from '../store/message-index-store.ts';
 import { type SubscriptionStore, wants } from '../store/subscription-store.ts';
+import { countContact } from './count-contact.ts';
 
 const MAX_COMMIT_ATTEMPTS = 8;
 
@@ -39,6 +42,8 @@ export interface ClassifyDeps {
   deliveryQueue: MessageQueue;
   messages: MessageIndexStore;
   history: HistoryStore;
+  /** The funnel counters, moved with each change of a contact's stage or counted flags. */
+  funnel: FunnelStore;
   /** The ingest DLQ: unreadable messages are parked there with the reason. */
   deadLetters?: MessageQueue;
   now: () => Date;
@@ -179,6 +184,18 @@ async function nextRecord(
       outbox[deliveryId] = { deliveryId, subscriptionId: subscription.id, message };
     }
   }
+  const version = (current?.version ?? base.version) + 1;
+  // The funnel counts stage, contactable and stale: a commit that changes any of them owes
+  // the counters an update, kept on the item until it is made (as pendingHistory is).
+  const pendingCounts: Record<string, true> = { ...current?.pendingCounts };
+  if (
+    current === undefined ||
+    changed ||
+    current.flags.contactable !== verdict.flags.contactable ||
+    current.flags.stale !== verdict.flags.stale
+  ) {
+    pendingCounts[String(version)] = true;
+  }
   const record: ContactRecord = {
     contactId,
     email: facts.email,
@@ -190,10 +207,11 @@ async function nextRecord(
     qualification: verdict.qualification,
     flags: verdict.flags,
     sequence,
-    version: (current?.version ?? base.version) + 1,
+    version,
     seen: rememberEvent(current?.seen ?? {}, event.id, now),
     outbox,
     pendingHistory,
+    pendingCounts,
     updatedAt: now.toISOString(),
   };
   return { record, changed };
@@ -201,15 +219,35 @@ async function nextRecord(
 
 /**
  * Turns what the commit left pending into their own items: stage-history entries,
- * delivery items and delivery-queue messages; then clears them from the contact. Every
- * step is idempotent, so a crash anywhere is repaired by re-running this.
+ * delivery items and delivery-queue messages, and the funnel counters; then clears them
+ * from the contact. Every step is idempotent, so a crash anywhere is repaired by re-running this.
  */
 export async function projectOutbox(record: ContactRecord, deps: ClassifyDeps): Promise<void> {
   const deliveries = Object.values(record.outbox);
   const history = Object.entries(record.pendingHistory ?? {});
-  if (deliveries.length === 0 && history.length === 0) return;
+  const counts = Object.keys(record.pendingCounts ?? {});
+  if (deliveries.length === 0 && history.length === 0 && counts.length === 0) return;
+  const listed = { email: record.email, summary: nameAndCompany(record.facts) };
   await Promise.all([
-    ...history.map(([, change]) => deps.history.putStageChange(change)),
+    ...history.map(([, change]) => deps.history.putStageChange(change, listed)),
+    // Counted before the history entries are cleared: a later version's count needs the
+    // changes this one has not counted yet.
+    ...(counts.length > 0
+      ? [
+          countContact(
+            record.contactId,
+            {
+              stage: record.stage,
+              contactable: record.flags.contactable,
+              stale: record.flags.stale,
+              version: record.version,
+              sequence: record.sequence,
+            },
+            history.map(([, change]) => change),
+            deps,
+          ),
+        ]
+      : []),
     ...deliveries.map(async (entry) => {
       await deps.deliveries.putIfAbsent({
         deliveryId: entry.deliveryId,
@@ -234,6 +272,7 @@ export async function projectOutbox(record: ContactRecord, deps: ClassifyDeps): 
     record.contactId,
     deliveries.map((entry) => entry.deliveryId),
     history.map(([sequence]) => sequence),
+    counts,
   );
 }
 

@@ -3,6 +3,7 @@ import { eventEnvelopeSchema } from '../domain/events.ts';
 import { sqsBatchHandler, UnreadableMessageError } from '../queue/batch.ts';
 import { isErased } from '../store/contact-store.ts';
 import { applyEvent, type ClassifyDeps } from './apply-event.ts';
+import { countContact, erasedState } from './count-contact.ts';
 import { resolveReply } from './resolve-reply.ts';
 
 /** The SQS handler for the ingest queue: one event per message, partial batch failures. */
@@ -29,6 +30,13 @@ export function createClassifyHandler(
         const stored = await deps.contacts.getForUpdate(data.purge.contactId);
         if (isErased(stored)) {
           const deleted = await deps.contacts.purge(data.purge.contactId);
+          // Repairs an erasure that died before it took the contact out of the counters.
+          await countContact(
+            data.purge.contactId,
+            erasedState(stored.version, stored.sequence),
+            [],
+            deps,
+          );
           deps.logger.info('erased contact purged again', {
             contactId: data.purge.contactId,
             deleted,

@@ -4,8 +4,10 @@ import type { MessageQueue } from '../queue/message-queue.ts';
 import { type ContactStore, type ErasedContact, isErased } from '../store/contact-store.ts';
 import type { DeliveryStore } from '../store/delivery-store.ts';
 import { VersionConflictError } from '../store/errors.ts';
+import type { FunnelStore } from '../store/funnel-store.ts';
 import { type SubscriptionStore, wants } from '../store/subscription-store.ts';
 import { deliveryIdFor } from './apply-event.ts';
+import { countContact, erasedState } from './count-contact.ts';
 
 export interface EraseDeps {
   contacts: ContactStore;
@@ -14,6 +16,8 @@ export interface EraseDeps {
   deliveryQueue: MessageQueue;
   /** Where the delayed re-purge goes (the ingest queue): it catches a projection that raced the erasure. */
   ingestQueue: MessageQueue;
+  /** The funnel counters: an erased contact is counted nowhere. */
+  funnel: FunnelStore;
   now: () => Date;
   logger: Logger;
 }
@@ -26,9 +30,9 @@ export type EraseOutcome = 'erased' | 'already_erased' | 'not_found';
 /**
  * Erases a contact (GDPR Art. 17): replaces its item with a marker that holds no personal
  * data, deletes its timeline, stage history and deliveries, tells every subscriber
- * (`contact.erased`, which carries only the id), and schedules one more purge to catch a
- * projection that was in flight. Safe to repeat: a repeat re-runs the purge and the
- * notifications, which are idempotent.
+ * (`contact.erased`, which carries only the id), takes it out of the funnel counters, and
+ * schedules one more purge to catch a projection that was in flight. Safe to repeat: a
+ * repeat re-runs the purge, the count and the notifications, which are idempotent.
  */
 export async function eraseContact(contactId: string, deps: EraseDeps): Promise<EraseOutcome> {
   let marker: ErasedContact | undefined;
@@ -56,6 +60,13 @@ export async function eraseContact(contactId: string, deps: EraseDeps): Promise<
       if (!(error instanceof VersionConflictError) || attempt >= 8) throw error;
     }
   }
+  // Queued first: should this request die before the end, the re-purge still takes the
+  // contact out of the counters (the purge job counts it out too), besides catching late
+  // projections.
+  await deps.ingestQueue.send(JSON.stringify({ v: 1, purge: { contactId } }), {
+    delaySeconds: REPURGE_DELAY_SECONDS,
+  });
+  await countContact(contactId, erasedState(marker.version, marker.sequence), [], deps);
 
   const message = {
     type: 'contact.erased' as const,
@@ -79,9 +90,6 @@ export async function eraseContact(contactId: string, deps: EraseDeps): Promise<
     const job: DeliveryJob = { v: 1, contactId, subscriptionId: subscription.id, deliveryId };
     await deps.deliveryQueue.send(JSON.stringify(job));
   }
-  await deps.ingestQueue.send(JSON.stringify({ v: 1, purge: { contactId } }), {
-    delaySeconds: REPURGE_DELAY_SECONDS,
-  });
   deps.logger.info('contact erased', { contactId, outcome });
   return outcome;
 }

@@ -9,7 +9,9 @@ import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { emailWebhookRoutes } from './routes/email-webhooks.ts';
 import { eventRoutes } from './routes/events.ts';
 import { formRoutes } from './routes/forms.ts';
+import { funnelRoutes } from './routes/funnel.ts';
 import { healthRoutes } from './routes/health.ts';
+import { stageChangeRoutes } from './routes/stage-changes.ts';
 import { subscriptionRoutes } from './routes/subscriptions.ts';
 import { uiRoutes } from './routes/ui.ts';
 
@@ -43,6 +45,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono {
   app.route('/', emailWebhookRoutes(deps));
   app.route('/', eventRoutes(deps));
   app.route('/', contactRoutes(deps));
+  app.route('/', funnelRoutes(deps));
+  app.route('/', stageChangeRoutes(deps));
   app.route('/', deadLetterRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {

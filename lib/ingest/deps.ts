@@ -6,6 +6,7 @@ import type { MessageQueue } from '../queue/message-queue.ts';
 import type { ContactDirectory } from '../store/contact-directory.ts';
 import type { ContactStore } from '../store/contact-store.ts';
 import type { DeliveryStore } from '../store/delivery-store.ts';
+import type { FunnelStore } from '../store/funnel-store.ts';
 import type { HistoryStore } from '../store/history-store.ts';
 import type { SubscriptionStore } from '../store/subscription-store.ts';
 import type { EmailProviderAdapter, ProviderContext } from './email/types.ts';
@@ -19,6 +20,8 @@ export interface ApiDeps {
   directory: ContactDirectory;
   history: HistoryStore;
   deliveries: DeliveryStore;
+  /** The funnel counters (read by `GET /v1/funnel`, moved by erasure). */
+  funnel: FunnelStore;
   /** Where erasure notices (`contact.erased`) are queued for delivery. */
   deliveryQueue: MessageQueue;
   /**

@@ -71,6 +71,11 @@ export interface ContactRecord {
   outbox: Record<string, OutboxEntry>;
   /** Stage changes committed but not yet projected into stage-history items, by sequence. */
   pendingHistory?: Record<string, StageChange>;
+  /**
+   * Versions whose commit changed what the funnel counts (stage, contactable, stale) and are
+   * not yet counted; each is removed once the funnel counters have it (lib/classify/count-contact.ts).
+   */
+  pendingCounts?: Record<string, true>;
   updatedAt: string;
 }
 
@@ -102,17 +107,23 @@ export interface ContactStore {
    * undefined). Throws VersionConflictError when another writer won.
    */
   commit(record: ContactRecord, expectedVersion: number | undefined): Promise<void>;
-  /** Removes projected outbox and stage-history entries; a missing entry is a no-op. */
-  clearOutbox(contactId: string, deliveryIds: string[], historySequences?: string[]): Promise<void>;
+  /** Removes projected outbox, stage-history and count entries; a missing entry is a no-op. */
+  clearOutbox(
+    contactId: string,
+    deliveryIds: string[],
+    historySequences?: string[],
+    countVersions?: string[],
+  ): Promise<void>;
   /**
    * Replaces the contact item with an erasure marker (same version rules as `commit`) and
    * deletes every other item of the contact's partition. Safe to repeat.
    */
   erase(marker: ErasedContact, expectedVersion: number | undefined): Promise<void>;
   /**
-   * Deletes every item of the partition but the erasure marker and the `contact.erased`
-   * notices (they carry no personal data and must survive until delivered); returns how
-   * many it deleted.
+   * Deletes every item of the partition but the erasure marker, the funnel's counted marker
+   * and the `contact.erased` notices (they carry no personal data; the notices must survive
+   * until delivered, the counted marker keeps a late projection from counting the contact
+   * again); returns how many it deleted.
    */
   purge(contactId: string): Promise<number>;
 }
@@ -189,8 +200,10 @@ export class DynamoContactStore implements ContactStore {
     contactId: string,
     deliveryIds: string[],
     historySequences: string[] = [],
+    countVersions: string[] = [],
   ): Promise<void> {
-    if (deliveryIds.length === 0 && historySequences.length === 0) return;
+    if (deliveryIds.length === 0 && historySequences.length === 0 && countVersions.length === 0)
+      return;
     const names: Record<string, string> = {};
     // DynamoDB refuses overlapping paths, so each entry is named once.
     const paths = [
@@ -203,6 +216,11 @@ export class DynamoContactStore implements ContactStore {
         names['#history'] = 'pendingHistory';
         names[`#h${index}`] = sequence;
         return `#history.#h${index}`;
+      }),
+      ...[...new Set(countVersions)].map((version, index) => {
+        names['#counts'] = 'pendingCounts';
+        names[`#c${index}`] = version;
+        return `#counts.#c${index}`;
       }),
     ];
     try {
@@ -253,7 +271,10 @@ export class DynamoContactStore implements ContactStore {
         }),
       );
       const inPartition = (page.Items ?? []).filter(
-        (item) => item.sk !== keys.contact(contactId).sk && item.eventType !== 'contact.erased',
+        (item) =>
+          item.sk !== keys.contact(contactId).sk &&
+          item.sk !== keys.countedSk &&
+          item.eventType !== 'contact.erased',
       );
       // References point at the contact's items outside its partition (Message-ID index,
       // reply matches): those go too.

@@ -45,3 +45,30 @@ export function decodeCursor(
     throw new InvalidCursorError('The cursor is not valid for this list.', { cause: error });
   }
 }
+
+const beforeSchema = z.object({ before: z.string().min(1).max(512) }).strict();
+
+/**
+ * A cursor for lists merged or sorted outside DynamoDB: the sort key of the last item
+ * handed out; the next page starts below it.
+ */
+export function encodeBeforeCursor(before: string): string {
+  return Buffer.from(JSON.stringify({ before })).toString('base64url');
+}
+
+/** Decodes encodeBeforeCursor's cursor; `valid` checks the sort key is of this list. */
+export function decodeBeforeCursor(
+  cursor: string | undefined,
+  valid: (before: string) => boolean,
+): string | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const { before } = beforeSchema.parse(
+      JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')),
+    );
+    if (!valid(before)) throw new Error('another list');
+    return before;
+  } catch (error) {
+    throw new InvalidCursorError('The cursor is not valid for this list.', { cause: error });
+  }
+}

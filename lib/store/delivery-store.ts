@@ -6,7 +6,14 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { WebhookMessage } from '../delivery/message.ts';
-import { decodeCursor, encodeCursor, type Page } from './cursor.ts';
+import {
+  decodeBeforeCursor,
+  decodeCursor,
+  encodeBeforeCursor,
+  encodeCursor,
+  type Page,
+  type PageRequest,
+} from './cursor.ts';
 import { isConditionalCheckFailed } from './errors.ts';
 import { INDEX, keys } from './keys.ts';
 
@@ -89,7 +96,47 @@ export interface DeliveryStore {
     subscriptionId: string,
     query: { limit: number; cursor?: string; status?: DeliveryStatus; from?: string; to?: string },
   ): Promise<Page<DeliverySummary>>;
+  /** A contact's deliveries, newest first. */
+  listByContact(contactId: string, page: PageRequest): Promise<Page<DeliverySummary>>;
 }
+
+/** How a contact's deliveries sort, newest first: `<createdAt>#<deliveryId>`. */
+export const deliverySortKey = (delivery: { createdAt: string; deliveryId: string }) =>
+  `${delivery.createdAt}#${delivery.deliveryId}`;
+/** Whether a cursor's key is one of a contact's delivery list. */
+export const isDeliverySortKey = (key: string) => /^\d{4}-[0-9T:.Z-]+#[a-z]+_[\w-]+$/.test(key);
+
+/** One page of `summaries` (any order), newest first, below the cursor's key. */
+export function pageOfDeliveries(
+  summaries: DeliverySummary[],
+  page: PageRequest,
+): Page<DeliverySummary> {
+  const before = decodeBeforeCursor(page.cursor, isDeliverySortKey);
+  const sorted = summaries
+    .filter((summary) => before === undefined || deliverySortKey(summary) < before)
+    .sort((a, b) => (deliverySortKey(a) < deliverySortKey(b) ? 1 : -1));
+  const items = sorted.slice(0, page.limit);
+  const last = items.at(-1);
+  return {
+    items,
+    ...(sorted.length > page.limit && last !== undefined
+      ? { nextCursor: encodeBeforeCursor(deliverySortKey(last)) }
+      : {}),
+  };
+}
+
+/** What a delivery list shows of a delivery item (the bySubscription index's projection). */
+const SUMMARY_ATTRIBUTES = [
+  'deliveryId',
+  'contactId',
+  'subscriptionId',
+  'eventType',
+  'status',
+  'attemptCount',
+  'lastAttempt',
+  'createdAt',
+  'deliveredAt',
+] as const;
 
 /** A delivery as a list shows it (what the bySubscription index projects). */
 export interface DeliverySummary {
@@ -331,6 +378,32 @@ export class DynamoDeliveryStore implements DeliveryStore {
       return summary as DeliverySummary;
     });
     return { items, ...(nextCursor ? { nextCursor } : {}) };
+  }
+
+  async listByContact(contactId: string, page: PageRequest): Promise<Page<DeliverySummary>> {
+    // Delivery ids are hashes, so the partition is not in time order: its deliveries (one per
+    // stage change and subscriber, a few dozen) are read whole and sorted here.
+    const names = Object.fromEntries(SUMMARY_ATTRIBUTES.map((name, i) => [`#a${i}`, name]));
+    const summaries: DeliverySummary[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const result = await this.#doc.send(
+        new QueryCommand({
+          TableName: this.#tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: {
+            ':pk': keys.contactPartition(contactId),
+            ':prefix': keys.delivery(contactId, '').sk,
+          },
+          ProjectionExpression: Object.keys(names).join(', '),
+          ExpressionAttributeNames: names,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      summaries.push(...((result.Items ?? []) as DeliverySummary[]));
+      startKey = result.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return pageOfDeliveries(summaries, page);
   }
 
   async reschedule(contactId: string, deliveryId: string, sweepAt: string): Promise<boolean> {

@@ -16,6 +16,8 @@ export const INDEX = {
   bySubscription: 'bySubscription',
   /** Deliveries still to be sent, by due time (sparse). */
   pendingDeliveries: 'pendingDeliveries',
+  /** Stage changes across contacts by the stage changed to, newest first. */
+  stageChanges: 'stageChanges',
 } as const;
 
 const pad = (sequence: number) => String(sequence).padStart(8, '0');
@@ -37,6 +39,23 @@ export const keys = {
     sk: `STAGE#${pad(sequence)}`,
   }),
   stageHistoryPrefix: 'STAGE#',
+  /** The stageChanges index key of a stage-change item: one partition per stage changed to. */
+  stageChangeByStage: (to: string, at: string, contactId: string, sequence: number) => ({
+    gsi4pk: `CHANGES#${to}`,
+    gsi4sk: `${at}#${contactId}#${pad(sequence)}`,
+  }),
+  /**
+   * What the funnel counters have counted of a contact: its stage, flags and the version they
+   * are from. Kept through erasure (it holds no personal data), so a late projection of an
+   * older version is still recognised as old.
+   */
+  counted: (contactId: string) => ({ pk: `CONTACT#${contactId}`, sk: 'COUNTED' }),
+  countedSk: 'COUNTED',
+  /** The funnel's current counts per stage, plus not-contactable, stale and total. */
+  funnelCurrent: { pk: 'FUNNEL', sk: 'CURRENT' },
+  /** Stage changes into each stage on one UTC day (yyyy-mm-dd). */
+  funnelDay: (day: string) => ({ pk: 'FUNNEL', sk: `DAY#${day}` }),
+  funnelPartition: 'FUNNEL',
   /** The byStage index key of a contact item. */
   byStage: (stage: string, stageChangedAt: string, contactId: string) => ({
     gsi1pk: `STAGE#${stage}`,

@@ -1,4 +1,4 @@
-import type { Stage } from '../domain/stage.ts';
+import { STAGES, type Stage } from '../domain/stage.ts';
 import { type ContactDirectory, type ContactSummary, summaryOf } from './contact-directory.ts';
 import {
   type ContactRecord,
@@ -7,7 +7,13 @@ import {
   isErased,
   type StageChange,
 } from './contact-store.ts';
-import { InvalidCursorError, type Page, type PageRequest } from './cursor.ts';
+import {
+  decodeBeforeCursor,
+  encodeBeforeCursor,
+  InvalidCursorError,
+  type Page,
+  type PageRequest,
+} from './cursor.ts';
 import type {
   DeliveryAttempt,
   DeliveryRecord,
@@ -16,9 +22,29 @@ import type {
   DeliverySummary,
   DueDelivery,
 } from './delivery-store.ts';
-import { NEW_DELIVERY_GRACE_MS } from './delivery-store.ts';
+import { NEW_DELIVERY_GRACE_MS, pageOfDeliveries } from './delivery-store.ts';
 import { VersionConflictError } from './errors.ts';
-import type { HistoryStore, TimelineEntry } from './history-store.ts';
+import {
+  type CountedMarker,
+  type CountIntent,
+  CURRENT_COUNTERS,
+  type CurrentCounts,
+  counterUpdates,
+  type DayCounts,
+  type FunnelStore,
+  recentSets,
+  zeroCurrent,
+  zeroStages,
+} from './funnel-store.ts';
+import {
+  type ChangedContact,
+  type HistoryStore,
+  isStageChangeSortKey,
+  type ListedStageChange,
+  stageChangeSortKey,
+  type TimelineEntry,
+} from './history-store.ts';
+import { keys } from './keys.ts';
 import type { MessageIndexStore, ReplyMatch } from './message-index-store.ts';
 import type {
   SubscriptionHealthChange,
@@ -80,11 +106,13 @@ export class MemoryContactStore implements ContactStore, ContactDirectory {
     contactId: string,
     deliveryIds: string[],
     historySequences: string[] = [],
+    countVersions: string[] = [],
   ): Promise<void> {
     const item = this.#items.get(contactId);
     if (item === undefined || isErased(item)) return;
     for (const id of deliveryIds) delete item.outbox[id];
     for (const sequence of historySequences) delete item.pendingHistory?.[sequence];
+    for (const version of countVersions) delete item.pendingCounts?.[version];
   }
 
   /** Replaces the contact with the marker (version-checked) and purges its partition. */
@@ -284,6 +312,19 @@ export class MemoryDeliveryStore implements DeliveryStore, MemoryPartitionMember
     return memoryPage(items, query);
   }
 
+  /** A contact's deliveries, newest first, as the DynamoDB store sorts them. */
+  async listByContact(contactId: string, page: PageRequest): Promise<Page<DeliverySummary>> {
+    const summaries = [...this.#items.values()]
+      .filter((item) => item.contactId === contactId)
+      .map(
+        ({ message, nextAttemptAt: _next, attempts: _attempts, ...summary }): DeliverySummary => ({
+          ...summary,
+          eventType: message.type,
+        }),
+      );
+    return pageOfDeliveries(structuredClone(summaries), page);
+  }
+
   /** Moves an open delivery's sweep time; false if it is no longer open. */
   async reschedule(contactId: string, deliveryId: string, sweepAt: string): Promise<boolean> {
     const key = deliveryKey(contactId, deliveryId);
@@ -374,7 +415,7 @@ function memoryPage<T>(items: T[], page: PageRequest): Page<T> {
 /** Timelines and stage histories in Maps; a partition member of the contact store. */
 export class MemoryHistoryStore implements HistoryStore, MemoryPartitionMember {
   readonly #timelines = new Map<string, Map<string, TimelineEntry>>();
-  readonly #histories = new Map<string, Map<number, StageChange>>();
+  readonly #histories = new Map<string, Map<number, ListedStageChange>>();
 
   async putTimeline(entry: TimelineEntry): Promise<void> {
     const timeline = this.#timelines.get(entry.contactId) ?? new Map<string, TimelineEntry>();
@@ -382,10 +423,29 @@ export class MemoryHistoryStore implements HistoryStore, MemoryPartitionMember {
     this.#timelines.set(entry.contactId, timeline);
   }
 
-  async putStageChange(change: StageChange): Promise<void> {
-    const history = this.#histories.get(change.contactId) ?? new Map<number, StageChange>();
-    history.set(change.sequence, structuredClone(change));
+  async putStageChange(change: StageChange, contact: ChangedContact): Promise<void> {
+    const history = this.#histories.get(change.contactId) ?? new Map<number, ListedStageChange>();
+    history.set(change.sequence, structuredClone({ ...change, ...contact }));
     this.#histories.set(change.contactId, history);
+  }
+
+  async recentStageChanges(
+    query: PageRequest & { stage?: Stage | undefined },
+  ): Promise<Page<ListedStageChange>> {
+    const before = decodeBeforeCursor(query.cursor, isStageChangeSortKey);
+    const changes = [...this.#histories.values()]
+      .flatMap((history) => [...history.values()])
+      .filter((change) => query.stage === undefined || change.to === query.stage)
+      .filter((change) => before === undefined || stageChangeSortKey(change) < before)
+      .sort((a, b) => (stageChangeSortKey(a) < stageChangeSortKey(b) ? 1 : -1));
+    const items = changes.slice(0, query.limit);
+    const last = items.at(-1);
+    return {
+      items: structuredClone(items),
+      ...(changes.length > query.limit && last !== undefined
+        ? { nextCursor: encodeBeforeCursor(stageChangeSortKey(last)) }
+        : {}),
+    };
   }
 
   async timeline(contactId: string, page: PageRequest): Promise<Page<TimelineEntry>> {
@@ -396,9 +456,9 @@ export class MemoryHistoryStore implements HistoryStore, MemoryPartitionMember {
   }
 
   async stageHistory(contactId: string, page: PageRequest): Promise<Page<StageChange>> {
-    const changes = [...(this.#histories.get(contactId)?.values() ?? [])].sort(
-      (a, b) => a.sequence - b.sequence,
-    );
+    const changes = [...(this.#histories.get(contactId)?.values() ?? [])]
+      .sort((a, b) => a.sequence - b.sequence)
+      .map(({ email: _email, summary: _summary, ...change }): StageChange => change);
     return memoryPage(changes, page);
   }
 
@@ -407,6 +467,100 @@ export class MemoryHistoryStore implements HistoryStore, MemoryPartitionMember {
       (this.#timelines.get(contactId)?.size ?? 0) + (this.#histories.get(contactId)?.size ?? 0);
     this.#timelines.delete(contactId);
     this.#histories.delete(contactId);
+    return count;
+  }
+}
+
+/** The counters and markers in memory, with the same token rules as the table. */
+export class MemoryFunnelStore implements FunnelStore {
+  readonly #markers = new Map<string, CountedMarker>();
+  readonly #counters = new Map<
+    string,
+    { values: Record<string, number>; applying: Set<string>; recent: Map<string, Set<string>> }
+  >();
+
+  async counted(contactId: string): Promise<CountedMarker | undefined> {
+    const marker = this.#markers.get(contactId);
+    return marker === undefined ? undefined : structuredClone(marker);
+  }
+
+  async claim(
+    contactId: string,
+    marker: CountedMarker,
+    expectedVersion: number | undefined,
+  ): Promise<boolean> {
+    const stored = this.#markers.get(contactId);
+    const ok =
+      expectedVersion === undefined ? stored === undefined : stored?.version === expectedVersion;
+    if (!ok) return false;
+    this.#markers.set(contactId, structuredClone(marker));
+    return true;
+  }
+
+  #counter(sk: string) {
+    let counter = this.#counters.get(sk);
+    if (counter === undefined) {
+      counter = { values: {}, applying: new Set(), recent: new Map() };
+      this.#counters.set(sk, counter);
+    }
+    return counter;
+  }
+
+  async apply(intent: CountIntent): Promise<void> {
+    for (const { key, add } of counterUpdates(intent.deltas)) {
+      const counter = this.#counter(key.sk);
+      const seen =
+        counter.applying.has(intent.token) ||
+        [...counter.recent.values()].some((tokens) => tokens.has(intent.token));
+      if (seen) continue;
+      for (const [name, delta] of Object.entries(add)) {
+        counter.values[name] = (counter.values[name] ?? 0) + delta;
+      }
+      counter.applying.add(intent.token);
+    }
+  }
+
+  async settle(contactId: string, intent: CountIntent, now: Date): Promise<void> {
+    const marker = this.#markers.get(contactId);
+    if (marker?.pending?.token === intent.token) delete marker.pending;
+    const { add, drop } = recentSets(now);
+    for (const { key } of counterUpdates(intent.deltas)) {
+      const counter = this.#counter(key.sk);
+      counter.applying.delete(intent.token);
+      counter.recent.delete(drop);
+      const recent = counter.recent.get(add) ?? new Set<string>();
+      recent.add(intent.token);
+      counter.recent.set(add, recent);
+    }
+  }
+
+  async current(): Promise<CurrentCounts> {
+    const counts = zeroCurrent();
+    const values = this.#counters.get(keys.funnelCurrent.sk)?.values ?? {};
+    for (const name of CURRENT_COUNTERS) counts[name] = values[name] ?? 0;
+    return counts;
+  }
+
+  async enteredByDay(from: string, to: string): Promise<DayCounts[]> {
+    const low = keys.funnelDay(from).sk;
+    const high = keys.funnelDay(to).sk;
+    return [...this.#counters.entries()]
+      .filter(([sk]) => sk.startsWith('DAY#') && sk >= low && sk <= high)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([sk, counter]) => {
+        const entered = zeroStages();
+        for (const stage of STAGES) entered[stage] = counter.values[stage] ?? 0;
+        return { day: sk.slice('DAY#'.length), entered };
+      });
+  }
+
+  /** Tokens each counter item still remembers (a test helper: they must stay few). */
+  rememberedTokens(): number {
+    let count = 0;
+    for (const counter of this.#counters.values()) {
+      count += counter.applying.size;
+      for (const tokens of counter.recent.values()) count += tokens.size;
+    }
     return count;
   }
 }

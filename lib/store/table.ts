@@ -57,6 +57,29 @@ export const GLOBAL_INDEXES: GlobalSecondaryIndex[] = [
       NonKeyAttributes: ['deliveryId', 'contactId', 'subscriptionId', 'status'],
     },
   },
+  {
+    IndexName: INDEX.stageChanges,
+    KeySchema: [
+      { AttributeName: 'gsi4pk', KeyType: 'HASH' },
+      { AttributeName: 'gsi4sk', KeyType: 'RANGE' },
+    ],
+    Projection: {
+      ProjectionType: 'INCLUDE',
+      NonKeyAttributes: [
+        'contactId',
+        'email',
+        'summary',
+        'sequence',
+        'from',
+        'to',
+        'direction',
+        'reasons',
+        'missing',
+        'at',
+        'causedBy',
+      ],
+    },
+  },
 ];
 
 /** The single table's key schema and indexes; the CDK stack declares the same. */
@@ -73,6 +96,8 @@ export function tableDefinition(tableName: string): CreateTableCommandInput {
       { AttributeName: 'gsi2sk', AttributeType: 'S' },
       { AttributeName: 'gsi3pk', AttributeType: 'S' },
       { AttributeName: 'gsi3sk', AttributeType: 'S' },
+      { AttributeName: 'gsi4pk', AttributeType: 'S' },
+      { AttributeName: 'gsi4sk', AttributeType: 'S' },
     ],
     KeySchema: [
       { AttributeName: 'pk', KeyType: 'HASH' },

@@ -6,6 +6,7 @@ import { STAGES } from '../../domain/stage.ts';
 import { type ContactSummary, summaryOf } from '../../store/contact-directory.ts';
 import type { ContactRecord } from '../../store/contact-store.ts';
 import { InvalidCursorError } from '../../store/cursor.ts';
+import type { DeliveryStatus, DeliverySummary } from '../../store/delivery-store.ts';
 import { contactIdFor } from '../../store/keys.ts';
 import { apiKeyAuth } from '../api-key-auth.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -108,6 +109,43 @@ const stageChangeSchema = z
   })
   .openapi('StageChange');
 
+const DELIVERY_STATUSES = [
+  'pending',
+  'delivered',
+  'failing',
+  'exhausted',
+  'paused',
+  'cancelled',
+] as const satisfies readonly DeliveryStatus[];
+
+/**
+ * The `Delivery` of a subscription's delivery list, plus `subscriptionId` (a contact's
+ * deliveries go to every subscriber).
+ */
+const contactDeliverySchema = z
+  .object({
+    deliveryId: z.string().openapi({ description: 'The `webhook-id` of every attempt.' }),
+    contactId: z.string(),
+    subscriptionId: z.string(),
+    eventType: z
+      .string()
+      .openapi({ description: 'The message type, e.g. `contact.stage_changed`.' }),
+    status: z.enum(DELIVERY_STATUSES),
+    attemptCount: z.number().int(),
+    lastAttempt: z
+      .object({
+        at: z.string(),
+        statusCode: z.number().int().optional(),
+        latencyMs: z.number().int(),
+        error: z.string().optional(),
+        responseBody: z.string().optional(),
+      })
+      .optional(),
+    createdAt: z.string(),
+    deliveredAt: z.string().optional(),
+  })
+  .openapi('ContactDelivery');
+
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
   content: { 'application/json': { schema } },
@@ -171,6 +209,30 @@ const stageHistoryRoute = createRoute({
   responses: {
     200: json(pageOf(stageChangeSchema, 'StageHistoryPage'), 'One page of the stage history.'),
     400: problemResponse('Bad cursor.'),
+    401: unauthorized,
+    404: notFound,
+  },
+});
+
+const contactDeliveriesRoute = createRoute({
+  method: 'get',
+  path: '/v1/contacts/{id}/deliveries',
+  summary: "The deliveries of a contact's changes, newest first",
+  description:
+    'Every webhook made for this contact (stage changes, not-contactable notices), to every ' +
+    'subscriber; items as in `GET /v1/subscriptions/{id}/deliveries`.',
+  security,
+  request: { params: contactIdParam, query: z.object(pageQuery) },
+  responses: {
+    200: {
+      description: 'One page of deliveries.',
+      content: {
+        'application/json': {
+          schema: pageOf(contactDeliverySchema, 'ContactDeliveryPage'),
+        },
+      },
+    },
+    400: problemResponse('Bad limit or cursor.'),
     401: unauthorized,
     404: notFound,
   },
@@ -255,7 +317,33 @@ const badCursor = {
   errors: [{ pointer: '#/cursor', detail: 'not valid for this list' }],
 };
 
-/** `/v1/contacts`: read contacts, their timeline and stage history, and erase them (API key). */
+/** A delivery as the delivery lists show it (`Delivery` in the OpenAPI document). */
+function deliveryItem(summary: DeliverySummary) {
+  const attempt = summary.lastAttempt;
+  return {
+    deliveryId: summary.deliveryId,
+    contactId: summary.contactId,
+    subscriptionId: summary.subscriptionId,
+    eventType: summary.eventType,
+    status: summary.status,
+    attemptCount: summary.attemptCount,
+    ...(attempt !== undefined
+      ? {
+          lastAttempt: {
+            at: attempt.at,
+            latencyMs: attempt.latencyMs,
+            ...(attempt.statusCode !== undefined ? { statusCode: attempt.statusCode } : {}),
+            ...(attempt.error !== undefined ? { error: attempt.error } : {}),
+            ...(attempt.responseBody !== undefined ? { responseBody: attempt.responseBody } : {}),
+          },
+        }
+      : {}),
+    createdAt: summary.createdAt,
+    ...(summary.deliveredAt !== undefined ? { deliveredAt: summary.deliveredAt } : {}),
+  };
+}
+
+/** `/v1/contacts`: read contacts, their timeline, stage history and deliveries, and erase them (API key). */
 export function contactRoutes(deps: ApiDeps) {
   const router = createRouter();
   router.use('/v1/contacts', apiKeyAuth(deps.apiKeyHashes));
@@ -328,6 +416,27 @@ export function contactRoutes(deps: ApiDeps) {
         return c.json(
           {
             items: page.items.map(({ contactId: _contactId, ...change }) => change),
+            ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+          },
+          200,
+        );
+      } catch (error) {
+        if (error instanceof InvalidCursorError) return problem(c, 400, badCursor);
+        throw error;
+      }
+    })
+    .openapi(contactDeliveriesRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const { limit, cursor } = c.req.valid('query');
+      if ((await deps.contacts.get(id)) === undefined) return problem(c, 404, notFoundProblem(id));
+      try {
+        const page = await deps.deliveries.listByContact(id, {
+          limit,
+          ...(cursor ? { cursor } : {}),
+        });
+        return c.json(
+          {
+            items: page.items.map(deliveryItem),
             ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
           },
           200,

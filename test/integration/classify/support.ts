@@ -16,6 +16,7 @@ import { MemoryQueue } from '../../../lib/queue/memory-queue.ts';
 import { DynamoContactDirectory } from '../../../lib/store/contact-directory.ts';
 import { type ContactRecord, DynamoContactStore } from '../../../lib/store/contact-store.ts';
 import { DynamoDeliveryStore } from '../../../lib/store/delivery-store.ts';
+import { DynamoFunnelStore } from '../../../lib/store/funnel-store.ts';
 import { DynamoHistoryStore } from '../../../lib/store/history-store.ts';
 import { keys } from '../../../lib/store/keys.ts';
 import { DynamoMessageIndexStore } from '../../../lib/store/message-index-store.ts';
@@ -118,6 +119,7 @@ export interface ClassifyHarness {
   contacts: DynamoContactStore;
   history: DynamoHistoryStore;
   deliveries: DynamoDeliveryStore;
+  funnel: DynamoFunnelStore;
   subscriptions: DynamoSubscriptionStore;
   messages: DynamoMessageIndexStore;
   directory: DynamoContactDirectory;
@@ -136,6 +138,7 @@ export function classifyHarness(
   const deliveries = new DynamoDeliveryStore(doc, tableName);
   const subscriptions = new DynamoSubscriptionStore(doc, tableName);
   const messages = new DynamoMessageIndexStore(doc, tableName);
+  const funnel = new DynamoFunnelStore(doc, tableName);
   const deliveryQueue = new MemoryQueue();
   const ingestQueue = new MemoryQueue();
   const deps: ClassifyDeps = {
@@ -146,6 +149,7 @@ export function classifyHarness(
     deliveryQueue,
     messages,
     history,
+    funnel,
     now: clock.now,
     logger: silentLogger,
   };
@@ -155,6 +159,7 @@ export function classifyHarness(
     deliveries,
     deliveryQueue,
     ingestQueue,
+    funnel,
     now: clock.now,
     logger: silentLogger,
   };
@@ -166,6 +171,7 @@ export function classifyHarness(
     contacts,
     history,
     deliveries,
+    funnel,
     subscriptions,
     messages,
     directory: new DynamoContactDirectory(doc, tableName),

@@ -258,18 +258,21 @@ describe('the purge envelope in createClassifyHandler', () => {
       appliedAt: '2025-03-01T12:10:01.000Z',
       details: {},
     });
-    await f.history.putStageChange({
-      contactId,
-      sequence: 2,
-      from: 'lead',
-      to: 'prospect',
-      direction: 'forward',
-      reasons: [],
-      missing: [],
-      flags: { contactable: true, stale: false, cadenceExceeded: false },
-      at: '2025-03-01T12:10:01.000Z',
-      causedBy: 'evt_stray',
-    });
+    await f.history.putStageChange(
+      {
+        contactId,
+        sequence: 2,
+        from: 'lead',
+        to: 'prospect',
+        direction: 'forward',
+        reasons: [],
+        missing: [],
+        flags: { contactable: true, stale: false, cadenceExceeded: false },
+        at: '2025-03-01T12:10:01.000Z',
+        causedBy: 'evt_stray',
+      },
+      { email: 'anna@example.com', summary: {} },
+    );
     expect((await f.history.timeline(contactId, { limit: 100 })).items).toHaveLength(1);
 
     const response = await createClassifyHandler(f.deps)(sqsEvent([purge]));

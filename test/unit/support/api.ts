@@ -12,6 +12,7 @@ import { MemoryQueue } from '../../../lib/queue/memory-queue.ts';
 import {
   MemoryContactStore,
   MemoryDeliveryStore,
+  MemoryFunnelStore,
   MemoryHistoryStore,
   MemoryMessageIndexStore,
   MemorySubscriptionStore,
@@ -59,6 +60,7 @@ export function testApi(options: TestApiOptions = {}) {
   const deliveries = new MemoryDeliveryStore();
   const messages = new MemoryMessageIndexStore();
   const contacts = new MemoryContactStore([history, deliveries, messages]);
+  const funnel = new MemoryFunnelStore();
   const logger = recordingLogger();
   const baseConfig = options.config ?? defaultAppConfig;
   const config: AppConfig =
@@ -74,6 +76,7 @@ export function testApi(options: TestApiOptions = {}) {
     directory: contacts,
     history,
     deliveries,
+    funnel,
     deliveryQueue,
     apiKeyHashes: [hashApiKey(API_KEY)],
     allowLocalWebhookTargets: options.allowLocal ?? false,
@@ -99,6 +102,7 @@ export function testApi(options: TestApiOptions = {}) {
     history,
     deliveries,
     messages,
+    funnel,
     logger,
     deps,
   };
@@ -132,6 +136,7 @@ export function classifyDepsFor(
     deliveryQueue: api.deliveryQueue,
     messages: api.messages,
     history: api.history,
+    funnel: api.funnel,
     now,
     logger: api.logger,
   };

@@ -8,6 +8,7 @@ import type { ContactStore } from '../../../lib/store/contact-store.ts';
 import {
   MemoryContactStore,
   MemoryDeliveryStore,
+  MemoryFunnelStore,
   MemoryHistoryStore,
   MemoryMessageIndexStore,
   MemorySubscriptionStore,
@@ -39,6 +40,7 @@ export async function classifyFixture(subscriptions: SubscriptionRecord[] = []) 
   const subscriptionStore = new MemorySubscriptionStore();
   for (const s of subscriptions) await subscriptionStore.put(s);
   const deliveryQueue = new MemoryQueue();
+  const funnel = new MemoryFunnelStore();
   const deps: ClassifyDeps = {
     config: defaultAppConfig,
     contacts,
@@ -47,6 +49,7 @@ export async function classifyFixture(subscriptions: SubscriptionRecord[] = []) 
     deliveryQueue,
     messages,
     history,
+    funnel,
     now,
     logger: silentLogger,
   };
@@ -58,6 +61,7 @@ export async function classifyFixture(subscriptions: SubscriptionRecord[] = []) 
     deliveries,
     deliveryQueue,
     history,
+    funnel,
   };
 }
 
@@ -79,7 +83,8 @@ export function withCommit(store: ContactStore, commit: ContactStore['commit']):
   return {
     get: (id) => store.get(id),
     getForUpdate: (id) => store.getForUpdate(id),
-    clearOutbox: (id, deliveryIds, history) => store.clearOutbox(id, deliveryIds, history),
+    clearOutbox: (id, deliveryIds, history, counts) =>
+      store.clearOutbox(id, deliveryIds, history, counts),
     erase: (marker, expectedVersion) => store.erase(marker, expectedVersion),
     purge: (id) => store.purge(id),
     commit,
@@ -96,6 +101,7 @@ export async function erasureFixture(subscriptions: SubscriptionRecord[] = []) {
     deliveries: f.deliveries,
     deliveryQueue: f.deliveryQueue,
     ingestQueue,
+    funnel: f.funnel,
     now: f.deps.now,
     logger: silentLogger,
   };

@@ -1,0 +1,156 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { STAGES, type Stage } from '../../domain/stage.ts';
+import { zeroStages } from '../../store/funnel-store.ts';
+import { apiKeyAuth } from '../api-key-auth.ts';
+import type { ApiDeps } from '../deps.ts';
+import { problem } from '../problem.ts';
+import { createRouter } from '../router.ts';
+import { problemResponse } from '../schemas.ts';
+
+/** The default period: the last 30 UTC days, today included. */
+export const DEFAULT_PERIOD_DAYS = 30;
+/** The longest period one request may ask for. */
+export const MAX_PERIOD_DAYS = 366;
+/** The steps of the funnel whose conversion rate is shown, in order. */
+export const CONVERSION_STEPS: readonly (readonly [Stage, Stage])[] = [
+  ['lead', 'qualified'],
+  ['qualified', 'prospect'],
+  ['prospect', 'sales_ready'],
+];
+
+const DAY_MS = 86_400_000;
+
+const daySchema = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'a UTC day as YYYY-MM-DD')
+  .refine((day) => {
+    const time = Date.parse(`${day}T00:00:00.000Z`);
+    return Number.isFinite(time) && new Date(time).toISOString().slice(0, 10) === day;
+  }, 'not a calendar day');
+
+const stageCounts = z.object(
+  Object.fromEntries(STAGES.map((stage) => [stage, z.number().int()])) as Record<
+    Stage,
+    z.ZodNumber
+  >,
+);
+
+const funnelSchema = z
+  .object({
+    stages: stageCounts.openapi({ description: 'Current contacts per stage (not erased).' }),
+    total: z.number().int().openapi({ description: 'Current contacts (not erased).' }),
+    notContactable: z
+      .number()
+      .int()
+      .openapi({ description: 'Current contacts whose `flags.contactable` is false.' }),
+    stale: z
+      .number()
+      .int()
+      .openapi({
+        description: 'Current contacts whose `flags.stale` is true (as of their last event).',
+      }),
+    period: z.object({ from: z.string(), to: z.string() }),
+    entered: stageCounts.openapi({
+      description:
+        'Stage changes into each stage during the period (UTC days, both ends included).',
+    }),
+    conversions: z
+      .array(
+        z.object({
+          from: z.enum(STAGES),
+          to: z.enum(STAGES),
+          rate: z
+            .number()
+            .nullable()
+            .openapi({
+              description:
+                '`entered[to] / entered[from]`, two decimals; null when `entered[from]` is 0.',
+            }),
+        }),
+      )
+      .openapi({ description: 'lead -> qualified -> prospect -> sales_ready, step by step.' }),
+  })
+  .openapi('Funnel');
+
+const funnelRoute = createRoute({
+  method: 'get',
+  path: '/v1/funnel',
+  summary: 'Contacts per stage now, and stage changes and conversion rates in a period',
+  description:
+    'Read from counters kept with every stage change (no scan): current counts per stage, not ' +
+    'contactable and stale, and per UTC day the changes into each stage. The period defaults ' +
+    `to the last ${DEFAULT_PERIOD_DAYS} days up to today (UTC) and spans at most ${MAX_PERIOD_DAYS} days.`,
+  security: [{ bearerAuth: [] }],
+  request: {
+    query: z.object({
+      from: daySchema.optional().openapi({ example: '2026-10-28' }),
+      to: daySchema.optional().openapi({ example: '2026-11-26' }),
+    }),
+  },
+  responses: {
+    200: { description: 'The funnel.', content: { 'application/json': { schema: funnelSchema } } },
+    400: problemResponse('A bad day, `from` after `to`, or a period longer than 366 days.'),
+    401: problemResponse('Missing or invalid API key.'),
+  },
+});
+
+const dayOf = (time: number) => new Date(time).toISOString().slice(0, 10);
+const timeOf = (day: string) => Date.parse(`${day}T00:00:00.000Z`);
+
+/** `numerator / denominator` to two decimals; null when nothing entered the step's start. */
+export function conversionRate(numerator: number, denominator: number): number | null {
+  return denominator === 0 ? null : Math.round((numerator / denominator) * 100) / 100;
+}
+
+/** `GET /v1/funnel` (API key). */
+export function funnelRoutes(deps: ApiDeps) {
+  const router = createRouter();
+  router.use('/v1/funnel', apiKeyAuth(deps.apiKeyHashes));
+  return router.openapi(funnelRoute, async (c) => {
+    const query = c.req.valid('query');
+    const today = dayOf(deps.now().getTime());
+    const to = query.to ?? today;
+    const from = query.from ?? dayOf(timeOf(to) - (DEFAULT_PERIOD_DAYS - 1) * DAY_MS);
+    const days = (timeOf(to) - timeOf(from)) / DAY_MS + 1;
+    if (days < 1 || days > MAX_PERIOD_DAYS) {
+      return problem(c, 400, {
+        type: '/problems/validation',
+        title: 'Invalid request',
+        detail:
+          days < 1
+            ? '`from` is after `to`.'
+            : `The period spans ${days} days; at most ${MAX_PERIOD_DAYS} are allowed.`,
+        errors: [
+          {
+            pointer: '#/from',
+            detail: days < 1 ? 'after `to`' : `more than ${MAX_PERIOD_DAYS} days before \`to\``,
+          },
+        ],
+      });
+    }
+    const [current, byDay] = await Promise.all([
+      deps.funnel.current(),
+      deps.funnel.enteredByDay(from, to),
+    ]);
+    const entered = zeroStages();
+    for (const day of byDay) for (const stage of STAGES) entered[stage] += day.entered[stage];
+    const stages = zeroStages();
+    for (const stage of STAGES) stages[stage] = current[stage];
+    return c.json(
+      {
+        stages,
+        total: current.total,
+        notContactable: current.notContactable,
+        stale: current.stale,
+        period: { from, to },
+        entered,
+        conversions: CONVERSION_STEPS.map(([start, end]) => ({
+          from: start,
+          to: end,
+          rate: conversionRate(entered[end], entered[start]),
+        })),
+      },
+      200,
+    );
+  });
+}
