@@ -43,12 +43,9 @@ const funnelSchema = z
       .number()
       .int()
       .openapi({ description: 'Current contacts whose `flags.contactable` is false.' }),
-    stale: z
-      .number()
-      .int()
-      .openapi({
-        description: 'Current contacts whose `flags.stale` is true (as of their last event).',
-      }),
+    stale: z.number().int().openapi({
+      description: 'Current contacts whose `flags.stale` is true (as of their last event).',
+    }),
     period: z.object({ from: z.string(), to: z.string() }),
     entered: stageCounts.openapi({
       description:
@@ -59,13 +56,10 @@ const funnelSchema = z
         z.object({
           from: z.enum(STAGES),
           to: z.enum(STAGES),
-          rate: z
-            .number()
-            .nullable()
-            .openapi({
-              description:
-                '`entered[to] / entered[from]`, two decimals; null when `entered[from]` is 0.',
-            }),
+          rate: z.number().nullable().openapi({
+            description:
+              '`entered[to] / entered[from]`, two decimals; null when `entered[from]` is 0.',
+          }),
         }),
       )
       .openapi({ description: 'lead -> qualified -> prospect -> sales_ready, step by step.' }),
