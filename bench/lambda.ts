@@ -42,7 +42,9 @@ const LAMBDA_ENV = {
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+  return sorted.length % 2
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 /** Milliseconds from the start of `import()` to its end, in a fresh process. */
@@ -63,7 +65,11 @@ export async function measureLambdas(runs: number): Promise<LambdaFigure[]> {
     const helloEntry = fileURLToPath(new URL('./lambda/hello-world.ts', import.meta.url));
     const template = functions[0]?.bundlingOptions ?? {};
     const targets = [
-      ...functions.map((fn) => ({ name: fn.name, memoryMb: fn.memoryMb, options: fn.bundlingOptions })),
+      ...functions.map((fn) => ({
+        name: fn.name,
+        memoryMb: fn.memoryMb,
+        options: fn.bundlingOptions,
+      })),
       { name: 'hello-world', memoryMb: undefined, options: { ...template, entry: helloEntry } },
     ];
     const figures: LambdaFigure[] = [];
@@ -72,7 +78,8 @@ export async function measureLambdas(runs: number): Promise<LambdaFigure[]> {
       await mkdir(dir);
       // Only esbuild's console summary is quieted; the output does not depend on it.
       const bundler = new CdkBundling(scope, { ...target.options, logLevel: 'warning' });
-      if (!bundler.local?.tryBundle(dir, {})) throw new Error(`CDK could not bundle ${target.name} locally`);
+      if (!bundler.local?.tryBundle(dir, {}))
+        throw new Error(`CDK could not bundle ${target.name} locally`);
       const bundle = join(dir, 'index.mjs');
       const code = await readFile(bundle);
       const times = Array.from({ length: runs }, () => initTime(bundle));
@@ -95,9 +102,14 @@ export function printLambdas(figures: LambdaFigure[], runs: number): void {
   console.log(
     `lambda: bundles as CDK builds them (options read from infra/leadstage.ts) vs hello-world; init = median of ${runs} fresh imports`,
   );
-  console.log(`${'function'.padEnd(12)} ${'MB'.padStart(4)} ${'minified'.padStart(11)} ${'gzip'.padStart(10)} ${'init ms'.padStart(8)}  vs hello-world`);
+  console.log(
+    `${'function'.padEnd(12)} ${'MB'.padStart(4)} ${'minified'.padStart(11)} ${'gzip'.padStart(10)} ${'init ms'.padStart(8)}  vs hello-world`,
+  );
   for (const figure of figures) {
-    const ratio = hello && figure !== hello ? `${(figure.initMs / hello.initMs).toFixed(1)}x init, +${(figure.initMs - hello.initMs).toFixed(1)} ms` : 'baseline';
+    const ratio =
+      hello && figure !== hello
+        ? `${(figure.initMs / hello.initMs).toFixed(1)}x init, +${(figure.initMs - hello.initMs).toFixed(1)} ms`
+        : 'baseline';
     console.log(
       `${figure.name.padEnd(12)} ${String(figure.memoryMb ?? '').padStart(4)} ${figure.bytes.toLocaleString('en-US').padStart(11)} ${figure.gzipBytes.toLocaleString('en-US').padStart(10)} ${figure.initMs.toFixed(1).padStart(8)}  ${ratio}`,
     );

@@ -61,7 +61,10 @@ export function valueSize(value: AttributeValue): number {
 
 /** An item's size by AWS's rules: attribute names plus values. */
 export function itemSize(item: Item): number {
-  return Object.entries(item).reduce((sum, [name, value]) => sum + utf8(name) + valueSize(value), 0);
+  return Object.entries(item).reduce(
+    (sum, [name, value]) => sum + utf8(name) + valueSize(value),
+    0,
+  );
 }
 
 const kb = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));
@@ -153,13 +156,14 @@ function targetsOf(operation: string, input: Record<string, unknown>): Target[] 
     case 'DeleteItem':
       return [one(input.TableName, input.Key as Item)];
     case 'BatchWriteItem':
-      return Object.entries(input.RequestItems as Record<string, Record<string, unknown>[]>).flatMap(
-        ([table, requests]) =>
-          requests.map((request) => {
-            const put = request.PutRequest as { Item: Item } | undefined;
-            const del = request.DeleteRequest as { Key: Item } | undefined;
-            return one(table, put ? keyOf(put.Item) : (del?.Key as Item));
-          }),
+      return Object.entries(
+        input.RequestItems as Record<string, Record<string, unknown>[]>,
+      ).flatMap(([table, requests]) =>
+        requests.map((request) => {
+          const put = request.PutRequest as { Item: Item } | undefined;
+          const del = request.DeleteRequest as { Key: Item } | undefined;
+          return one(table, put ? keyOf(put.Item) : (del?.Key as Item));
+        }),
       );
     case 'TransactWriteItems':
       return (input.TransactItems as Record<string, Record<string, unknown>>[]).map((entry) => {
@@ -201,18 +205,22 @@ export function installWriteLedger() {
     );
     return Item;
   };
+  const readAll = (targets: Target[]) => Promise.all(targets.map(read));
   const middleware =
-    (next: (args: { input: Record<string, unknown> }) => Promise<unknown>, context: {
-      commandName?: string;
-    }) =>
+    (
+      next: (args: { input: Record<string, unknown> }) => Promise<unknown>,
+      context: {
+        commandName?: string;
+      },
+    ) =>
     async (args: { input: Record<string, unknown> }) => {
       const operation = (context.commandName ?? '').replace(/Command$/, '');
       const targets = reader ? targetsOf(operation, args.input) : [];
       if (targets.length === 0) return next(args);
-      const before = await Promise.all(targets.map(read));
+      const before = await readAll(targets);
       try {
         const result = await next(args);
-        const after = await Promise.all(targets.map(read));
+        const after = await readAll(targets);
         targets.forEach((target, i) => {
           const factor = target.transactional ? 2 : 1;
           ledger.tableUnits += factor * tableWriteUnits(before[i], after[i]);
@@ -243,8 +251,11 @@ export function installWriteLedger() {
     };
   }
   return {
-    /** Starts recording, reading items through this (unmetered) client. */
-    useReader(client: DynamoDBClient) {
+    /**
+     * Records through this (unmetered) client from now on; `undefined` pauses the ledger
+     * (its reads slow every write down, so timed runs go without it).
+     */
+    useReader(client: DynamoDBClient | undefined) {
       reader = client;
     },
     snapshot: (): WriteLedger => ({ ...ledger }),

@@ -8,7 +8,11 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
-import { type CfnEventSourceMapping, type CfnFunction, EventSourceMapping } from 'aws-cdk-lib/aws-lambda';
+import {
+  type CfnEventSourceMapping,
+  type CfnFunction,
+  EventSourceMapping,
+} from 'aws-cdk-lib/aws-lambda';
 import { Leadstage } from '../../infra/leadstage.ts';
 
 export type FunctionName = 'api' | 'classify' | 'deliver' | 'sweep';
@@ -52,32 +56,30 @@ export function readDeployedShape(): { functions: DeployedFunction[]; scope: unk
     CdkBundling.bundle = original;
   }
   let scope: unknown;
-  const functions = (Object.entries(construct.functions) as [FunctionName, typeof construct.functions.api][]).map(
-    ([name, fn]) => {
-      const cfn = fn.node.defaultChild as CfnFunction;
-      const mapping = fn.node
-        .findAll()
-        .find((child) => child instanceof EventSourceMapping)
-        ?.node.defaultChild as CfnEventSourceMapping | undefined;
-      const bundled = [...captured.values()].find((entry) =>
-        String(entry.options.entry).endsWith(join('functions', `${name}.ts`)),
-      );
-      if (bundled === undefined) throw new Error(`no bundling options captured for ${name}`);
-      scope = bundled.scope;
-      return {
-        name,
-        memoryMb: Number(cfn.memorySize),
-        ...(mapping
-          ? {
-              eventSource: {
-                batchSize: Number(mapping.batchSize),
-                batchingWindowSeconds: Number(mapping.maximumBatchingWindowInSeconds ?? 0),
-              },
-            }
-          : {}),
-        bundlingOptions: bundled.options,
-      };
-    },
-  );
+  const functions = (
+    Object.entries(construct.functions) as [FunctionName, typeof construct.functions.api][]
+  ).map(([name, fn]) => {
+    const cfn = fn.node.defaultChild as CfnFunction;
+    const mapping = fn.node.findAll().find((child) => child instanceof EventSourceMapping)?.node
+      .defaultChild as CfnEventSourceMapping | undefined;
+    const bundled = [...captured.values()].find((entry) =>
+      String(entry.options.entry).endsWith(join('functions', `${name}.ts`)),
+    );
+    if (bundled === undefined) throw new Error(`no bundling options captured for ${name}`);
+    scope = bundled.scope;
+    return {
+      name,
+      memoryMb: Number(cfn.memorySize),
+      ...(mapping
+        ? {
+            eventSource: {
+              batchSize: Number(mapping.batchSize),
+              batchingWindowSeconds: Number(mapping.maximumBatchingWindowInSeconds ?? 0),
+            },
+          }
+        : {}),
+      bundlingOptions: bundled.options,
+    };
+  });
   return { functions, scope };
 }
