@@ -122,6 +122,14 @@ function time(iso) {
   return el('time', { datetime: iso, title: iso, text: dateTimeFormat.format(date) });
 }
 
+/**
+ * What to call a contact: its name, else first and last name, else its email.
+ * @param {{ email: string, name?: string, firstName?: string, lastName?: string }} who
+ */
+function displayName(who) {
+  return who.name ?? ([who.firstName, who.lastName].filter(Boolean).join(' ') || who.email);
+}
+
 /** @param {string} stage */
 const stageLabel = (stage) => STAGE_LABELS[stage] ?? stage;
 
@@ -332,6 +340,18 @@ function confirmAction(options) {
   });
 }
 
+/** Rows asked for per page. */
+const PAGE_SIZE = 25;
+
+/**
+ * The cursor of the next page, if there can be one: a page shorter than asked for is the last
+ * (a store may still hand out a cursor that leads to an empty page).
+ * @param {{ items: unknown[], nextCursor?: string }} page
+ */
+function nextCursorOf(page) {
+  return page.items.length < PAGE_SIZE ? undefined : page.nextCursor;
+}
+
 /**
  * A "Load more" button under a paged list; it disappears on the last page.
  * @param {string|undefined} cursor
@@ -350,6 +370,8 @@ function moreButton(cursor, loadPage) {
       return;
     }
     button.removeAttribute('disabled');
+    const tableNode = button.parentElement?.querySelector('table');
+    if (tableNode) labelCells(tableNode);
     if (next === undefined) button.remove();
   });
   if (next === undefined) button.hidden = true;
@@ -357,33 +379,58 @@ function moreButton(cursor, loadPage) {
 }
 
 /**
- * A table with a caption (visually hidden when `hideCaption`), headers and body rows.
- * @param {{ caption: string, hideCaption?: boolean, columns: string[], className?: string }} options
- * @param {Node[]} rows
+ * A table with a caption (visually hidden when `hideCaption`), headers and body rows. A column
+ * given as `{ hidden }` has a header only screen readers see. Cells get their column's name as
+ * `data-label`, which narrow screens show beside each value when rows stack.
+ * @param {{ caption: string, hideCaption?: boolean, columns: (string|{ hidden: string })[], className?: string }} options
+ * @param {Node[]|HTMLElement} rows  the rows, or a `<tbody>` that later pages are added to
  */
 function table(options, rows) {
-  return el(
-    'div',
-    { class: 'table-wrap' },
+  const tbody = Array.isArray(rows) ? el('tbody', {}, rows) : rows;
+  const node = el(
+    'table',
+    { class: options.className ?? 'data' },
+    el('caption', {
+      class: options.hideCaption ? 'visually-hidden' : undefined,
+      text: options.caption,
+    }),
     el(
-      'table',
-      { class: options.className ?? 'data' },
-      el('caption', {
-        class: options.hideCaption ? 'visually-hidden' : undefined,
-        text: options.caption,
-      }),
+      'thead',
+      {},
       el(
-        'thead',
+        'tr',
         {},
-        el(
-          'tr',
-          {},
-          options.columns.map((name) => el('th', { scope: 'col', text: name })),
+        options.columns.map((column) =>
+          typeof column === 'string'
+            ? el('th', { scope: 'col', text: column })
+            : el(
+                'th',
+                { scope: 'col' },
+                el('span', { class: 'visually-hidden', text: column.hidden }),
+              ),
         ),
       ),
-      el('tbody', {}, rows),
     ),
+    tbody,
   );
+  labelCells(node);
+  return el('div', { class: 'table-wrap' }, node);
+}
+
+/**
+ * Gives each body cell its column's name as `data-label` (once per cell).
+ * @param {Element} tableNode
+ */
+function labelCells(tableNode) {
+  const names = [...tableNode.querySelectorAll('thead th')].map((th) => th.textContent ?? '');
+  for (const row of tableNode.querySelectorAll('tbody tr')) {
+    [...row.children].forEach((cell, index) => {
+      const name = names[index];
+      if (name && !(/** @type {HTMLElement} */ (cell).dataset.label)) {
+        /** @type {HTMLElement} */ (cell).dataset.label = name;
+      }
+    });
+  }
 }
 
 /** @param {Reason[]} reasons */
@@ -684,7 +731,7 @@ function renderStageChart(node, funnel) {
       {
         caption: `Contacts per stage; entered from ${funnel.period.from} to ${funnel.period.to}`,
         hideCaption: true,
-        columns: ['Stage', 'Chart', 'Now', 'Entered'],
+        columns: ['Stage', { hidden: 'Bar' }, 'Now', 'Entered'],
         className: 'data stage-chart',
       },
       rows,
@@ -775,9 +822,9 @@ function stageFilterSelect(selected) {
 async function loadStageChanges(node, stage) {
   const tbody = el('tbody');
   const loadPage = async (/** @type {string|undefined} */ cursor) => {
-    const page = await api(withQuery('/v1/stage-changes', { stage, limit: 25, cursor }));
+    const page = await api(withQuery('/v1/stage-changes', { stage, limit: PAGE_SIZE, cursor }));
     for (const change of page.items) tbody.appendChild(stageChangeRow(change));
-    return page.nextCursor;
+    return nextCursorOf(page);
   };
   try {
     const next = await loadPage(undefined);
@@ -793,26 +840,14 @@ async function loadStageChanges(node, stage) {
     }
     fill(
       node,
-      el(
-        'div',
-        { class: 'table-wrap' },
-        el(
-          'table',
-          { class: 'data changes' },
-          el('caption', { class: 'visually-hidden', text: 'Recent stage changes, newest first' }),
-          el(
-            'thead',
-            {},
-            el(
-              'tr',
-              {},
-              ['When', 'Contact', 'Change', 'Why'].map((name) =>
-                el('th', { scope: 'col', text: name }),
-              ),
-            ),
-          ),
-          tbody,
-        ),
+      table(
+        {
+          caption: 'Recent stage changes, newest first',
+          hideCaption: true,
+          columns: ['When', 'Contact', 'Change', 'Why'],
+          className: 'data changes',
+        },
+        tbody,
       ),
       moreButton(next, loadPage),
     );
@@ -823,7 +858,7 @@ async function loadStageChanges(node, stage) {
 
 /** @param {any} change */
 function stageChangeRow(change) {
-  const who = change.name ?? change.email;
+  const who = displayName(change);
   return el(
     'tr',
     {},
@@ -833,7 +868,7 @@ function stageChangeRow(change) {
       {},
       contactLink(change.contactId, who),
       change.company ? el('div', { class: 'muted small', text: change.company }) : null,
-      change.name ? el('div', { class: 'muted small', text: change.email }) : null,
+      who !== change.email ? el('div', { class: 'muted small', text: change.email }) : null,
     ),
     el(
       'td',
@@ -866,7 +901,10 @@ async function contactListView(params) {
   const tbody = el('tbody');
   const loadPage = async (/** @type {string|undefined} */ cursor) => {
     const page = await api(
-      withQuery('/v1/contacts', email ? { email } : { stage: stage || 'lead', limit: 25, cursor }),
+      withQuery(
+        '/v1/contacts',
+        email ? { email } : { stage: stage || 'lead', limit: PAGE_SIZE, cursor },
+      ),
     );
     for (const contact of page.items) {
       tbody.appendChild(
@@ -876,8 +914,10 @@ async function contactListView(params) {
           el(
             'td',
             {},
-            contactLink(contact.id, contact.name ?? contact.email),
-            contact.name ? el('div', { class: 'muted small', text: contact.email }) : null,
+            contactLink(contact.id, displayName(contact)),
+            displayName(contact) !== contact.email
+              ? el('div', { class: 'muted small', text: contact.email })
+              : null,
           ),
           el('td', { text: contact.company ?? '—' }),
           el('td', {}, stageBadge(contact.stage)),
@@ -886,7 +926,7 @@ async function contactListView(params) {
         ),
       );
     }
-    return page.nextCursor;
+    return nextCursorOf(page);
   };
   try {
     const next = await loadPage(undefined);
@@ -907,26 +947,14 @@ async function contactListView(params) {
     }
     fill(
       list.body,
-      el(
-        'div',
-        { class: 'table-wrap' },
-        el(
-          'table',
-          { class: 'data' },
-          el('caption', { class: 'visually-hidden', text: title }),
-          el(
-            'thead',
-            {},
-            el(
-              'tr',
-              {},
-              ['Contact', 'Company', 'Stage', 'Since', 'Flags'].map((name) =>
-                el('th', { scope: 'col', text: name }),
-              ),
-            ),
-          ),
-          tbody,
-        ),
+      table(
+        {
+          caption: title,
+          hideCaption: true,
+          columns: ['Contact', 'Company', 'Stage', 'Since', 'Flags'],
+          className: 'data',
+        },
+        tbody,
       ),
       moreButton(next, loadPage),
     );
@@ -1108,7 +1136,10 @@ async function loadTimeline(node, contactId) {
   const list = el('ol', { class: 'timeline' });
   const loadPage = async (/** @type {string|undefined} */ cursor) => {
     const page = await api(
-      withQuery(`/v1/contacts/${encodeURIComponent(contactId)}/timeline`, { limit: 25, cursor }),
+      withQuery(`/v1/contacts/${encodeURIComponent(contactId)}/timeline`, {
+        limit: PAGE_SIZE,
+        cursor,
+      }),
     );
     for (const entry of page.items) {
       const details = Object.fromEntries(
@@ -1137,7 +1168,7 @@ async function loadTimeline(node, contactId) {
         ),
       );
     }
-    return page.nextCursor;
+    return nextCursorOf(page);
   };
   try {
     const next = await loadPage(undefined);
@@ -1157,7 +1188,7 @@ async function loadStageHistory(node, contactId) {
   const loadPage = async (/** @type {string|undefined} */ cursor) => {
     const page = await api(
       withQuery(`/v1/contacts/${encodeURIComponent(contactId)}/stage-history`, {
-        limit: 25,
+        limit: PAGE_SIZE,
         cursor,
       }),
     );
@@ -1180,7 +1211,7 @@ async function loadStageHistory(node, contactId) {
         ),
       );
     }
-    return page.nextCursor;
+    return nextCursorOf(page);
   };
   try {
     const next = await loadPage(undefined);
@@ -1190,26 +1221,14 @@ async function loadStageHistory(node, contactId) {
     }
     fill(
       node,
-      el(
-        'div',
-        { class: 'table-wrap' },
-        el(
-          'table',
-          { class: 'data' },
-          el('caption', { class: 'visually-hidden', text: 'Stage history' }),
-          el(
-            'thead',
-            {},
-            el(
-              'tr',
-              {},
-              ['#', 'When', 'Change', 'Direction', 'Why'].map((name) =>
-                el('th', { scope: 'col', text: name }),
-              ),
-            ),
-          ),
-          tbody,
-        ),
+      table(
+        {
+          caption: 'Stage history',
+          hideCaption: true,
+          columns: ['#', 'When', 'Change', 'Direction', 'Why'],
+          className: 'data',
+        },
+        tbody,
       ),
       moreButton(next, loadPage),
     );
@@ -1263,7 +1282,7 @@ async function eraseContact(contact) {
 async function loadDeliveries(node, path, options) {
   const tbody = el('tbody');
   const loadPage = async (/** @type {string|undefined} */ cursor) => {
-    const page = await api(withQuery(path, { limit: 25, cursor, status: options.status }));
+    const page = await api(withQuery(path, { limit: PAGE_SIZE, cursor, status: options.status }));
     for (const delivery of page.items) {
       tbody.appendChild(
         deliveryRow(
@@ -1273,7 +1292,7 @@ async function loadDeliveries(node, path, options) {
         ),
       );
     }
-    return page.nextCursor;
+    return nextCursorOf(page);
   };
   try {
     const next = await loadPage(undefined);
@@ -1288,32 +1307,18 @@ async function loadDeliveries(node, path, options) {
       'Status',
       'Attempts',
       'Last attempt',
-      '',
+      { hidden: 'Actions' },
     ];
     fill(
       node,
-      el(
-        'div',
-        { class: 'table-wrap' },
-        el(
-          'table',
-          { class: 'data deliveries' },
-          el('caption', { class: 'visually-hidden', text: 'Deliveries' }),
-          el(
-            'thead',
-            {},
-            el(
-              'tr',
-              {},
-              columns.map((name) =>
-                name === ''
-                  ? el('th', {}, el('span', { class: 'visually-hidden', text: 'Actions' }))
-                  : el('th', { scope: 'col', text: name }),
-              ),
-            ),
-          ),
-          tbody,
-        ),
+      table(
+        {
+          caption: 'Deliveries',
+          hideCaption: true,
+          columns: columns,
+          className: 'data deliveries',
+        },
+        tbody,
       ),
       moreButton(next, loadPage),
     );
