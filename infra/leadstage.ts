@@ -280,7 +280,8 @@ export function visibilityTimeoutFor(functionTimeout: Duration): Duration {
  *   by the api function only; no secret is ever in an environment variable.
  *
  * Permissions are least privilege: each function has its own role that may write its own log
- * group only; the api sends to the ingest and delivery queues (events; erasure notices) and
+ * group only; the api sends to the ingest and delivery queues (events; erasure notices;
+ * redriven dead letters), receives, hides and deletes in the two DLQs (the dead-letter API) and
  * reads its secrets, classify sends to the delivery queue and its own DLQ, deliver to the
  * delivery queue (its delayed retries) and its DLQ, the sweeper to the delivery queue; each
  * worker consumes only its own queue.
@@ -417,6 +418,8 @@ export class Leadstage extends Construct {
         memorySize: number;
         description: string;
         env?: Record<string, string>;
+        /** Shell commands run after esbuild, with the project root and the asset folder. */
+        afterBundling?: (inputDir: string, outputDir: string) => string[];
       },
     ) => {
       const logGroup = new LogGroup(this, `${name}Logs`, {
@@ -454,6 +457,15 @@ export class Leadstage extends Construct {
           // Bundle the pinned AWS SDK the code was tested with, not whatever the runtime has.
           bundleAwsSDK: true,
           forceDockerBundling: false,
+          ...(options.afterBundling === undefined
+            ? {}
+            : {
+                commandHooks: {
+                  beforeBundling: () => [],
+                  beforeInstall: () => [],
+                  afterBundling: options.afterBundling,
+                },
+              }),
         },
       });
     };
@@ -465,10 +477,16 @@ export class Leadstage extends Construct {
       description: 'Leadstage HTTP API (Hono): ingest, admin, subscriptions',
       env: {
         LEADSTAGE_API_KEYS_SECRET_ARN: this.apiKeysSecret.secretArn,
+        // A message SQS parked without a reason failed this often (the dead-letter API says so).
+        MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT),
         ...(this.providersSecret === undefined
           ? {}
           : { LEADSTAGE_PROVIDERS_SECRET_ARN: this.providersSecret.secretArn }),
       },
+      // The funnel page's static files, read from `web/` next to the bundle (lib/ingest/routes/ui.ts).
+      afterBundling: (inputDir, outputDir) => [
+        `mkdir -p "${outputDir}/web" && cp -R "${inputDir}/web/." "${outputDir}/web/"`,
+      ],
     });
     const classify = fn('Classify', {
       timeout: CLASSIFY_TIMEOUT,
@@ -501,6 +519,17 @@ export class Leadstage extends Construct {
     // queue) and a delayed re-purge (ingest queue).
     this.ingestQueue.grantSendMessages(api);
     this.deliveryQueue.grantSendMessages(api);
+    // The dead-letter API looks into both DLQs (receive, then give the visibility back) and
+    // redrives them: send to the source queue (granted above), then delete from the DLQ.
+    for (const dlq of [this.ingestDlq, this.deliveryDlq]) {
+      dlq.grant(
+        api,
+        'sqs:ReceiveMessage',
+        'sqs:ChangeMessageVisibility',
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+      );
+    }
     this.table.grantReadWriteData(api);
     // Reading the values is all it may do with its secrets: no DescribeSecret, no listing.
     for (const secret of [this.apiKeysSecret, this.providersSecret]) {

@@ -1,5 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -43,6 +51,9 @@ function synth(props: LeadstageStackProps = {}, { bundle }: { bundle: boolean })
   const stack = new LeadstageStack(app, 'Leadstage', props);
   return { app, stack, template: Template.fromStack(stack) };
 }
+
+/** A synth (with esbuild, or the full construct tree) in a hook may take this long. */
+const SYNTH_TIMEOUT_MS = 120_000;
 
 const tempDirs: string[] = [];
 const tempDir = (): string => {
@@ -116,11 +127,12 @@ describe('Leadstage stack (bundled with the local esbuild)', () => {
   let template: Template;
   let leadstage: Leadstage;
 
+  // Bundling four functions takes several seconds, more on a loaded machine.
   beforeAll(() => {
     synthesized = synth({}, { bundle: true });
     template = synthesized.template;
     leadstage = synthesized.stack.leadstage;
-  });
+  }, SYNTH_TIMEOUT_MS);
 
   it('has one on-demand table with pk/sk, point-in-time recovery and TTL on expiresAt', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
@@ -455,19 +467,67 @@ describe('Leadstage stack (bundled with the local esbuild)', () => {
     template.hasOutput('ApiUrl', {});
   });
 
-  it('lets the api function send to the two queues (events; erasure notices and re-purge), and consume none', () => {
+  it('lets the api function send to the two source queues only, and consume neither', () => {
     const { api } = leadstage.functions;
     const ingest = getAtt(logicalId(leadstage.ingestQueue));
     const delivery = getAtt(logicalId(leadstage.deliveryQueue));
+    // Events; erasure notices and re-purges; redriven dead letters.
     expect(sorted(resourcesAllowed(template, api, 'sqs:SendMessage'))).toEqual(
       sorted([delivery, ingest]),
     );
-    const dlqs = [getAtt(logicalId(leadstage.ingestDlq)), getAtt(logicalId(leadstage.deliveryDlq))];
-    const sqsResources = statementsOf(template, api)
-      .filter((s) => asArray(s.Action as string | string[]).some((a) => a.startsWith('sqs:')))
-      .flatMap((s) => asArray(s.Resource));
-    for (const dlq of dlqs) expect(sqsResources).not.toContainEqual(dlq);
-    expect(resourcesAllowed(template, api, 'sqs:ReceiveMessage')).toEqual([]);
+    for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage']) {
+      const resources = resourcesAllowed(template, api, action);
+      expect(resources, action).not.toContainEqual(ingest);
+      expect(resources, action).not.toContainEqual(delivery);
+    }
+  });
+
+  it('lets the api function look into and empty the two DLQs (the dead-letter API), nothing more', () => {
+    const { api } = leadstage.functions;
+    const dlqs = sorted([
+      getAtt(logicalId(leadstage.ingestDlq)),
+      getAtt(logicalId(leadstage.deliveryDlq)),
+    ]);
+    for (const action of [
+      'sqs:ReceiveMessage',
+      'sqs:ChangeMessageVisibility',
+      'sqs:DeleteMessage',
+    ]) {
+      expect(sorted(resourcesAllowed(template, api, action)), action).toEqual(dlqs);
+    }
+    // The DLQs' counts; grantSendMessages adds the source queues.
+    expect(sorted(resourcesAllowed(template, api, 'sqs:GetQueueAttributes'))).toEqual(
+      sorted([
+        ...dlqs,
+        getAtt(logicalId(leadstage.ingestQueue)),
+        getAtt(logicalId(leadstage.deliveryQueue)),
+      ]),
+    );
+    const sqsStatements = statementsOf(template, api).filter((s) =>
+      asArray(s.Action as string | string[]).some((a) => a.startsWith('sqs:')),
+    );
+    const actions = new Set(sqsStatements.flatMap((s) => asArray(s.Action as string | string[])));
+    expect([...actions].sort()).toEqual([
+      'sqs:ChangeMessageVisibility',
+      'sqs:DeleteMessage',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:ReceiveMessage',
+      'sqs:SendMessage',
+    ]);
+    // GetQueueUrl comes with grantSendMessages on the source queues, never on a DLQ.
+    for (const dlq of dlqs) {
+      expect(resourcesAllowed(template, api, 'sqs:GetQueueUrl')).not.toContainEqual(dlq);
+      expect(resourcesAllowed(template, api, 'sqs:SendMessage')).not.toContainEqual(dlq);
+    }
+  });
+
+  it('gives the api function the DLQ URLs and the maxReceiveCount the dead-letter API reports', () => {
+    expect(environmentOf(template, leadstage.functions.api)).toMatchObject({
+      INGEST_DLQ_URL: { Ref: logicalId(leadstage.ingestDlq) },
+      DELIVERY_DLQ_URL: { Ref: logicalId(leadstage.deliveryDlq) },
+      MAX_RECEIVE_COUNT: '5',
+    });
   });
 
   it('declares the indexes of lib/store/table.ts on the table', () => {
@@ -637,6 +697,30 @@ describe('Leadstage stack (bundled with the local esbuild)', () => {
       expect(source).toContain('sourceMappingURL=index.mjs.map');
       // Minified: long lines (newlines left are mostly inside template literals).
       expect(source.length / source.split('\n').length).toBeGreaterThan(1000);
+    }
+  });
+
+  it("copies the project's web/ folder (the funnel page) into the api bundle only", () => {
+    const assemblyDir = synthesized.app.synth().directory;
+    const webDir = fileURLToPath(new URL('../../web/', import.meta.url));
+    const pageFiles = readdirSync(webDir, { recursive: true, encoding: 'utf8' }).sort();
+    expect(pageFiles).toContain('index.html');
+    const assetOf = (fn: NodejsFunction) =>
+      join(
+        assemblyDir,
+        `asset.${(functionProperties(template, fn).Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`,
+      );
+    const apiWeb = join(assetOf(leadstage.functions.api), 'web');
+    expect(readdirSync(apiWeb, { recursive: true, encoding: 'utf8' }).sort()).toEqual(pageFiles);
+    for (const file of pageFiles) {
+      if (!statSync(join(webDir, file)).isFile()) continue;
+      expect(readFileSync(join(apiWeb, file), 'utf8'), file).toBe(
+        readFileSync(join(webDir, file), 'utf8'),
+      );
+    }
+    const { classify, deliver, sweep } = leadstage.functions;
+    for (const fn of [classify, deliver, sweep]) {
+      expect(existsSync(join(assetOf(fn), 'web')), fn.node.id).toBe(false);
     }
   });
 

@@ -41,6 +41,9 @@ afterAll(() => {
 });
 
 /** A stack with one pipeline (not bundled: the template is all that is looked at). */
+/** Synthesizing the whole construct tree takes seconds, more on a loaded machine. */
+const SYNTH_TIMEOUT_MS = 60_000;
+
 function build(props: (stack: Stack) => ObservabilityProps = () => ({})): Built {
   const outdir = mkdtempSync(join(tmpdir(), 'leadstage-observability-test-'));
   tempDirs.push(outdir);
@@ -181,7 +184,7 @@ describe('addObservability with the defaults', () => {
   beforeAll(() => {
     built = build();
     topicId = logicalId(built.observability.topic);
-  });
+  }, SYNTH_TIMEOUT_MS);
 
   it('creates one alarm topic, encrypted with a rotated key CloudWatch may use, TLS only', () => {
     const { template, own, observability } = built;
@@ -534,7 +537,7 @@ describe('addObservability with an alarm topic', () => {
       given = Topic.fromTopicArn(stack, 'Pager', pagerArn);
       return { alarmTopic: given };
     });
-  });
+  }, SYNTH_TIMEOUT_MS);
 
   it('creates no topic, key or subscription of its own', () => {
     const { own, observability, template } = built;
