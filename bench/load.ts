@@ -12,7 +12,7 @@ const { values } = parseArgs({
   options: {
     rate: { type: 'string', default: '50' },
     duration: { type: 'string', default: '60' },
-    drain: { type: 'string', default: '120' },
+    drain: { type: 'string', default: '60' },
     json: { type: 'boolean', default: false },
   },
 });
