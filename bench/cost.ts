@@ -10,10 +10,12 @@
  * settings are read off the CDK construct. Re-runnable: nothing here is pinned to today's code.
  *
  * Options: `--repeat N` (default 3) runs per scenario, `--burst N` (default 100) forms for
- * the batching figure, `--verbose` to print the pipeline's log lines.
+ * the batching figure, `--verbose` to print the pipeline's log lines, `--skip-probe` to leave
+ * out the capacity-rules check against dynalite and DynamoDB Local.
  */
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
@@ -26,6 +28,7 @@ import { contactIdFor } from '../lib/store/keys.ts';
 import { startReceiver } from '../test/support/receiver.ts';
 import { makeTempDir } from '../test/support/temp-dir.ts';
 import { installWriteLedger, type WriteLedger } from './support/aws-capacity.ts';
+import { compareCapacity } from './support/capacity-probe.ts';
 import { readDeployedShape } from './support/deployed-shape.ts';
 
 const { values: args } = parseArgs({
@@ -34,6 +37,8 @@ const { values: args } = parseArgs({
     burst: { type: 'string', default: '100' },
     /** Also prints the pipeline's log lines (stderr), to see what a scenario did. */
     verbose: { type: 'boolean', default: false },
+    /** Skips the capacity check against dynalite and DynamoDB Local (needs Java). */
+    'skip-probe': { type: 'boolean', default: false },
   },
 });
 const REPEAT = Number(args.repeat);
@@ -452,7 +457,7 @@ console.log(
 console.log(
   `Memory: api ${memoryGb('api') * 1024} MB, classify ${memoryGb('classify') * 1024} MB, deliver ${memoryGb('deliver') * 1024} MB; SQS event source batch ${configuredBatch?.batchSize}, window ${configuredBatch?.batchingWindowSeconds} s (infra/leadstage.ts)`,
 );
-console.log(`Code: ${gitState}`);
+console.log(`Code: ${gitState}; load average ${loadavg()[0]?.toFixed(1)} at the end`);
 console.log(
   `Each scenario run ${REPEAT} times on fresh contacts (the first counts write units, the others are timed); figures are per event.\n`,
 );
@@ -556,3 +561,21 @@ if (formNew) {
 console.log(
   "\nNotes: SQS ReceiveMessage counts only receives that returned messages (one per handler invocation); the local pollers' empty 1 s polls are left out and priced above as the fixed idle cost. Deletes are DeleteMessageBatch, one per batch, as the local poller and Lambda's event source both do. Every message is under 64 KB (one request each). Lambda duration is the local wall time of each handler rounded up to 1 ms, against emulators on loopback: an estimate, not Lambda's (AWS round trips take longer). Log bytes are the application's lines plus an estimated 350 bytes of Lambda platform lines per invocation and 330 bytes per API access log line; CloudWatch Logs is outside the aim's list and shown apart.",
 );
+
+if (!args['skip-probe']) {
+  const { rows, dynamoDbLocalError } = await compareCapacity();
+  console.log(
+    "\nCapacity rules check: units for known requests by AWS's rules (what the write ledger computes), vs what each emulator reports (ReturnConsumedCapacity INDEXES)",
+  );
+  console.log(
+    `${'request'.padEnd(44)} ${'AWS'.padStart(5)} ${'dynalite'.padStart(10)} ${'DDB Local'.padStart(10)}`,
+  );
+  for (const r of rows) {
+    const cell = (v: number | string) =>
+      typeof v === 'number' ? String(v) : v.replace(/^error: /, '');
+    console.log(
+      `${r.name.padEnd(44)} ${String(r.aws).padStart(5)} ${cell(r.dynalite).padStart(10)} ${cell(r.dynamoDbLocal).padStart(10)}`,
+    );
+  }
+  if (dynamoDbLocalError) console.log(`DynamoDB Local did not run: ${dynamoDbLocalError}`);
+}

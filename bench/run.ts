@@ -7,6 +7,7 @@
  * loops, 20000), BENCH_CLASSIFY_EVENTS (500), BENCH_PIPELINE_EVENTS (300), BENCH_INIT_RUNS (15).
  */
 import { createHmac } from 'node:crypto';
+import { cpus, loadavg } from 'node:os';
 import { Hono } from 'hono';
 import { defaultAppConfig } from '../lib/config/app-config.ts';
 import { signDelivery } from '../lib/delivery/sign.ts';
@@ -55,7 +56,7 @@ function report(
 
 const iterations = Number(process.env.BENCH_ITERATIONS ?? 20_000);
 console.log(
-  `Leadstage bench (Node ${process.version}; parts: ${asked.length ? asked.join(', ') : 'all'}; ${iterations} iterations for the in-process loops)\n`,
+  `Leadstage bench (Node ${process.version}, ${cpus().length} x ${cpus()[0]?.model.trim()}, load average ${loadavg()[0]?.toFixed(1)}; parts: ${asked.length ? asked.join(', ') : 'all'}; ${iterations} iterations for the in-process loops)\n`,
 );
 
 if (wanted('ingest')) {
