@@ -681,7 +681,7 @@ function renderKpis(node, funnel) {
   ) =>
     el(
       'div',
-      { class: 'kpi', id },
+      { class: 'kpi', id, 'data-nonzero': value > 0 },
       el('span', { class: 'kpi-label', text: label }),
       el('span', { class: 'kpi-value', text: formatNumber(value) }),
       el('span', { class: 'kpi-hint', text: hint }),
@@ -1582,7 +1582,11 @@ async function loadDeliveryCounts(node, subscriptionId) {
         const count = `${page.items.length}${page.nextCursor ? '+' : ''}`;
         return el(
           'div',
-          { class: `count count-${status}`, dataset: { status } },
+          {
+            class: `count count-${status}`,
+            dataset: { status },
+            'data-nonzero': page.items.length > 0,
+          },
           el(
             'dt',
             {},
@@ -1724,18 +1728,20 @@ function deadLetterQueue(queue) {
     ],
   });
   redriveAll.addEventListener('click', () => redrive(queue.name, undefined, redriveAll));
-  void loadDeadLetters(body.body, queue.name);
+  void loadDeadLetters(body.body, queue.name, redriveAll);
   return body.node;
 }
 
 /**
  * @param {HTMLElement} node
  * @param {string} queue
+ * @param {HTMLElement} redriveAll  disabled while there is nothing to redrive
  */
-async function loadDeadLetters(node, queue) {
+async function loadDeadLetters(node, queue, redriveAll) {
   try {
     const { items } = await api(`/v1/dead-letters/${encodeURIComponent(queue)}?limit=50`);
     if (items.length === 0) {
+      redriveAll.setAttribute('disabled', '');
       fill(node, el('p', { class: 'muted', text: 'Empty.' }));
       return;
     }
