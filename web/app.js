@@ -139,6 +139,16 @@ function stageBadge(stage) {
   return el('span', { class: `badge stage-${stage}`, text: stageLabel(stage) });
 }
 
+/** The arrow between two stages; read out as "to". */
+function arrow() {
+  return el(
+    'span',
+    { class: 'arrow' },
+    el('span', { 'aria-hidden': 'true', text: '→' }),
+    el('span', { class: 'visually-hidden', text: ' to ' }),
+  );
+}
+
 /** @param {string} status */
 function statusBadge(status) {
   return el('span', { class: `badge status-${status}`, text: status });
@@ -767,7 +777,7 @@ function renderConversions(node, funnel) {
             'span',
             { class: 'conversion-stages' },
             stageBadge(conversion.from),
-            el('span', { class: 'arrow', 'aria-label': 'to', text: '→' }),
+            arrow(),
             stageBadge(conversion.to),
           ),
           el(
@@ -870,13 +880,7 @@ function stageChangeRow(change) {
       change.company ? el('div', { class: 'muted small', text: change.company }) : null,
       who !== change.email ? el('div', { class: 'muted small', text: change.email }) : null,
     ),
-    el(
-      'td',
-      { class: 'nowrap' },
-      stageBadge(change.from),
-      el('span', { class: 'arrow', 'aria-label': 'to', text: '→' }),
-      stageBadge(change.to),
-    ),
+    el('td', { class: 'nowrap' }, stageBadge(change.from), arrow(), stageBadge(change.to)),
     el('td', {}, reasonList(change.reasons ?? []), missingList(change.missing ?? [])),
   );
 }
@@ -1199,13 +1203,7 @@ async function loadStageHistory(node, contactId) {
           {},
           el('td', { class: 'num', text: String(change.sequence) }),
           el('td', { class: 'nowrap' }, time(change.at)),
-          el(
-            'td',
-            { class: 'nowrap' },
-            stageBadge(change.from),
-            el('span', { class: 'arrow', 'aria-label': 'to', text: '→' }),
-            stageBadge(change.to),
-          ),
+          el('td', { class: 'nowrap' }, stageBadge(change.from), arrow(), stageBadge(change.to)),
           el('td', { text: humanize(change.direction) }),
           el('td', {}, reasonList(change.reasons ?? []), missingList(change.missing ?? [])),
         ),
@@ -1888,6 +1886,12 @@ let navigated = false;
 window.addEventListener('hashchange', () => {
   navigated = true;
   void render();
+});
+
+// The skip link moves focus itself: following `#main` would change the hash, which routes.
+document.querySelector('.skip-link')?.addEventListener('click', (event) => {
+  event.preventDefault();
+  byId('main').focus();
 });
 
 byId('sign-out').addEventListener('click', () => {

@@ -476,6 +476,12 @@ describe('the funnel page, driven in Chromium against the local runtime', () => 
     );
     expect(outlineOnButton).toBe('solid');
 
+    // The skip link moves focus to the content without leaving the view.
+    await page.getByRole('link', { name: 'Skip to content' }).focus();
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate('document.activeElement?.id')).toBe('main');
+    expect(page.url()).toMatch(/#\/funnel$/);
+
     // Enter on a focused link navigates, and the new view's heading takes the focus.
     await page.getByRole('link', { name: 'Dead letters' }).focus();
     await page.keyboard.press('Enter');
