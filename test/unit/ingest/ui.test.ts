@@ -6,7 +6,8 @@ import { expectProblem } from '../support/problem.ts';
 
 /** The funnel page's files, as served by the whole app (no API key: the page asks for one). */
 
-const webFile = (name: string) => readFile(new URL(`../../../web/${name}`, import.meta.url), 'utf8');
+const webFile = (name: string) =>
+  readFile(new URL(`../../../web/${name}`, import.meta.url), 'utf8');
 
 describe('the funnel page routes', () => {
   it('serves index.html at / without an API key', async () => {
