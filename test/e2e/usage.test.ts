@@ -39,7 +39,7 @@ describe('the usage meter counts what one form submission costs', () => {
     await dir?.remove();
   });
 
-  it('one conditional contact write, no transaction, two queue messages, capacity reported', async () => {
+  it('one conditional contact write, funnel counters without a transaction, two queue messages, capacity reported', async () => {
     meter.reset();
     await fetch(`${runtime.url}/v1/forms/contact/submissions`, {
       method: 'POST',
@@ -53,13 +53,20 @@ describe('the usage meter counts what one form submission costs', () => {
     expect(usage.requests['DynamoDB.TransactWriteItems']).toBeUndefined();
     // Ingest message and delivery job: exactly one SQS send each.
     expect(usage.requests['SQS.SendMessage']).toBe(2);
-    // Classify reads the contact; deliver reads the delivery, the subscription and the contact
-    // (a delivery of a contact erased meanwhile is cancelled, not sent).
-    expect(usage.requests['DynamoDB.GetItem']).toBe(4);
-    // The contact commit, the timeline item, the stage-history item and the delivery item.
-    expect(usage.requests['DynamoDB.PutItem']).toBe(4);
-    // Clearing the projected outbox, recording the delivery attempt, and the subscription's health.
-    expect(usage.requests['DynamoDB.UpdateItem']).toBe(3);
+    // Classify reads the contact and the funnel's counted marker of it; deliver reads the
+    // delivery, the subscription and the contact (a delivery of a contact erased meanwhile
+    // is cancelled, not sent).
+    expect(usage.requests['DynamoDB.GetItem']).toBe(5);
+    // The contact commit, the timeline item, the stage-history item, the delivery item, and
+    // the funnel's counted marker claiming the new contact's count.
+    expect(usage.requests['DynamoDB.PutItem']).toBe(5);
+    // Clearing the projected outbox, recording the delivery attempt, the subscription's
+    // health; and the funnel: adding to the current counts and to today's "entered" counts,
+    // then settling (the marker drops the claim, both counter items retire its token).
+    expect(usage.requests['DynamoDB.UpdateItem']).toBe(8);
+    console.info(
+      `one form submission: ${usage.writeCapacityUnits} WCU, ${usage.readCapacityUnits} RCU`,
+    );
     expect(usage.writeCapacityUnits).toBeGreaterThan(0);
     expect(usage.readCapacityUnits).toBeGreaterThan(0);
   });

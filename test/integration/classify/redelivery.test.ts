@@ -17,6 +17,7 @@ import {
   committed,
   countByType,
   deliveryItems,
+  difference,
   ENABLED_SUBSCRIPTION_IDS,
   envelope,
   expectedDeliveryIds,
@@ -28,10 +29,12 @@ import {
   partitionCounts,
   partitionItems,
   qualifyingConfig,
+  readTally,
   seededRandom,
   seedSubscriptions,
   shuffled,
   sqsEvent,
+  truth,
   uniqueEmail,
 } from './support.ts';
 
@@ -513,6 +516,7 @@ describe.each(dynamoBackends)(
         let pending = fiftyEvents(email);
         const rounds: RoundStats[] = [];
         const started = Date.now();
+        const funnelBefore = await readTally(h.funnel);
 
         while (pending.length > 0) {
           if (rounds.length >= 10) throw new Error('no convergence after 10 redelivery rounds');
@@ -572,6 +576,10 @@ describe.each(dynamoBackends)(
         expect(Object.keys(contact.seen)).toHaveLength(50);
         expect(contact.stage).toBe('lead');
         await expectProjectedOnce(h, contactId, { sequence: 1, events: 50 });
+        // The funnel counted the contact once, in its stage, with its one change.
+        const counted = difference(await readTally(h.funnel), funnelBefore);
+        expect(counted).toEqual(await truth(h, [contactId]));
+        expect(counted).toMatchObject({ 'current:lead': 1, 'current:total': 1 });
       });
 
       it('the same 50 events through the SQS handler, 5 batches of 10 at once, converge with redelivery of the reported failures', async () => {
@@ -581,6 +589,7 @@ describe.each(dynamoBackends)(
         const handler = createClassifyHandler(h.deps);
         let bodies = fiftyEvents(email).map(envelope);
         const failuresPerRound: number[] = [];
+        const funnelBefore = await readTally(h.funnel);
 
         while (bodies.length > 0) {
           if (failuresPerRound.length >= 10) throw new Error('no convergence after 10 rounds');
@@ -609,6 +618,9 @@ describe.each(dynamoBackends)(
         expect(Object.values(contact.facts.counts).reduce((s, n) => s + (n ?? 0), 0)).toBe(50);
         expect(contact.version).toBe(50);
         await expectProjectedOnce(h, contactId, { sequence: 1, events: 50 });
+        expect(difference(await readTally(h.funnel), funnelBefore)).toEqual(
+          await truth(h, [contactId]),
+        );
       });
     });
 

@@ -14,9 +14,17 @@ import { qualificationConfigSchema } from '../../../lib/domain/qualification.ts'
 import { silentLogger } from '../../../lib/observability/logger.ts';
 import { MemoryQueue } from '../../../lib/queue/memory-queue.ts';
 import { DynamoContactDirectory } from '../../../lib/store/contact-directory.ts';
-import { type ContactRecord, DynamoContactStore } from '../../../lib/store/contact-store.ts';
+import {
+  type ContactRecord,
+  DynamoContactStore,
+  type StageChange,
+} from '../../../lib/store/contact-store.ts';
 import { DynamoDeliveryStore } from '../../../lib/store/delivery-store.ts';
-import { DynamoFunnelStore } from '../../../lib/store/funnel-store.ts';
+import {
+  CURRENT_COUNTERS,
+  DynamoFunnelStore,
+  type FunnelStore,
+} from '../../../lib/store/funnel-store.ts';
 import { DynamoHistoryStore } from '../../../lib/store/history-store.ts';
 import { keys } from '../../../lib/store/keys.ts';
 import { DynamoMessageIndexStore } from '../../../lib/store/message-index-store.ts';
@@ -378,4 +386,56 @@ export function sqsEvent(bodies: string[], idPrefix = 'm'): SQSEvent {
 /** The ingest-queue body of an event, as ingest enqueues it. */
 export function envelope(event: LeadEvent): string {
   return JSON.stringify({ v: 1, event });
+}
+
+/** Counters as flat numbers: `current:<counter>` and `entered:<day>:<stage>`. */
+export type Tally = Record<string, number>;
+
+export async function readTally(funnel: FunnelStore): Promise<Tally> {
+  const tally: Tally = {};
+  const current = await funnel.current();
+  for (const name of CURRENT_COUNTERS) tally[`current:${name}`] = current[name];
+  for (const day of await funnel.enteredByDay('2000-01-01', '2099-12-31')) {
+    for (const [stage, count] of Object.entries(day.entered)) {
+      if (count !== 0) tally[`entered:${day.day}:${stage}`] = count;
+    }
+  }
+  return tally;
+}
+
+/** after - before, zero entries left out. */
+export function difference(after: Tally, before: Tally): Tally {
+  const out: Tally = {};
+  for (const key of new Set([...Object.keys(after), ...Object.keys(before)])) {
+    const delta = (after[key] ?? 0) - (before[key] ?? 0);
+    if (delta !== 0) out[key] = delta;
+  }
+  return out;
+}
+
+/** What the counters must have gained from these contacts: read off their items, not the counters. */
+export async function truth(
+  h: ClassifyHarness,
+  contactIds: string[],
+  keptChanges: StageChange[] = [],
+) {
+  const tally: Tally = {};
+  const add = (key: string, n = 1) => {
+    tally[key] = (tally[key] ?? 0) + n;
+  };
+  const changes = [...keptChanges];
+  for (const contactId of contactIds) {
+    const contact = await h.contacts.get(contactId);
+    if (contact !== undefined) {
+      add(`current:${contact.stage}`);
+      add('current:total');
+      if (!contact.flags.contactable) add('current:notContactable');
+      if (contact.flags.stale) add('current:stale');
+    }
+    for (const item of await partitionItems(h.table, contactId)) {
+      if (item.type === 'stage_change') changes.push(item as unknown as StageChange);
+    }
+  }
+  for (const change of changes) add(`entered:${change.at.slice(0, 10)}:${change.to}`);
+  return tally;
 }

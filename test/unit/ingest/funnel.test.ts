@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import { STAGES } from '../../../lib/domain/stage.ts';
+import { conversionRate } from '../../../lib/ingest/routes/funnel.ts';
+import { auth, testApi } from '../support/api.ts';
+import {
+  type Api,
+  annaId,
+  bobId,
+  carolId,
+  getJson,
+  type Page,
+  seededApi,
+} from '../support/funnel-seed.ts';
+import { expectProblem } from '../support/problem.ts';
+
+interface Funnel {
+  stages: Record<string, number>;
+  total: number;
+  notContactable: number;
+  stale: number;
+  period: { from: string; to: string };
+  entered: Record<string, number>;
+  conversions: { from: string; to: string; rate: number | null }[];
+}
+
+/** What the contacts say, read through the other routes: contacts per stage and their changes. */
+async function groundTruth(api: Api, contactIds: string[]) {
+  const stages: Record<string, number> = {};
+  for (const stage of STAGES) {
+    const page = await getJson<Page>(api, `/v1/contacts?stage=${stage}&limit=100`);
+    stages[stage] = page.items.length;
+  }
+  const entered: Record<string, number> = Object.fromEntries(STAGES.map((s) => [s, 0]));
+  let notContactable = 0;
+  let stale = 0;
+  for (const id of contactIds) {
+    const contact = await api.contacts.get(id);
+    if (contact === undefined) continue;
+    if (!contact.flags.contactable) notContactable += 1;
+    if (contact.flags.stale) stale += 1;
+    const history = await getJson<Page<{ to: string }>>(api, `/v1/contacts/${id}/stage-history`);
+    for (const change of history.items) entered[change.to] = (entered[change.to] ?? 0) + 1;
+  }
+  return { stages, entered, notContactable, stale };
+}
+
+describe('GET /v1/funnel', () => {
+  it('refuses a request without the API key', async () => {
+    const api = testApi();
+    await expectProblem(await api.app.request('/v1/funnel'), 401);
+  });
+
+  it.each([
+    ['from=2025-13-01', '#/from'],
+    ['to=2025-02-30', '#/to'],
+    ['from=yesterday', '#/from'],
+    ['from=2025-3-1', '#/from'],
+  ])('refuses a day that is not YYYY-MM-DD (%s)', async (query, pointer) => {
+    const api = testApi();
+    const problem = await expectProblem(
+      await api.app.request(`/v1/funnel?${query}`, { headers: auth }),
+      400,
+    );
+    expect(problem.errors?.map((error) => error.pointer)).toContain(pointer);
+  });
+
+  it('refuses `from` after `to`, and a period over 366 days', async () => {
+    const api = testApi();
+    const reversed = await expectProblem(
+      await api.app.request('/v1/funnel?from=2025-03-02&to=2025-03-01', { headers: auth }),
+      400,
+    );
+    expect(reversed.detail).toMatch(/after/);
+    const long = await expectProblem(
+      await api.app.request('/v1/funnel?from=2024-02-29&to=2025-03-01', { headers: auth }),
+      400,
+    );
+    expect(long.detail).toMatch(/367 days/);
+    // 366 days, both ends included, is allowed.
+    const year = await api.app.request('/v1/funnel?from=2024-03-01&to=2025-03-01', {
+      headers: auth,
+    });
+    expect(year.status).toBe(200);
+  });
+
+  it('counts nothing on an empty deployment, over the last 30 days by default', async () => {
+    const api = testApi();
+    const funnel = await getJson<Funnel>(api, '/v1/funnel');
+    expect(funnel).toEqual({
+      stages: { lead: 0, qualified: 0, prospect: 0, sales_ready: 0, disqualified: 0 },
+      total: 0,
+      notContactable: 0,
+      stale: 0,
+      // TEST_NOW is 2025-03-01: thirty days up to it, both included.
+      period: { from: '2025-01-31', to: '2025-03-01' },
+      entered: { lead: 0, qualified: 0, prospect: 0, sales_ready: 0, disqualified: 0 },
+      conversions: [
+        { from: 'lead', to: 'qualified', rate: null },
+        { from: 'qualified', to: 'prospect', rate: null },
+        { from: 'prospect', to: 'sales_ready', rate: null },
+      ],
+    });
+  });
+
+  it('shows the contacts per stage, the flags and the changes of the period, as the contacts say', async () => {
+    const api = await seededApi();
+    const funnel = await getJson<Funnel>(api, '/v1/funnel?from=2025-03-01&to=2025-03-01');
+    const truth = await groundTruth(api, [annaId, bobId, carolId]);
+    expect(funnel.stages).toEqual(truth.stages);
+    expect(funnel.total).toBe(3);
+    // Bob bounced hard; Carol's only activity is over 180 days old.
+    expect(funnel.notContactable).toBe(1);
+    expect(truth.notContactable).toBe(1);
+    expect(funnel.stale).toBe(1);
+    expect(truth.stale).toBe(1);
+    expect(funnel.entered).toEqual(truth.entered);
+    expect(funnel.period).toEqual({ from: '2025-03-01', to: '2025-03-01' });
+    for (const step of funnel.conversions) {
+      const from = funnel.entered[step.from] ?? 0;
+      expect(step.rate).toBe(
+        from === 0 ? null : Math.round(((funnel.entered[step.to] ?? 0) / from) * 100) / 100,
+      );
+    }
+    // The precondition of a meaningful check: more than one stage is populated.
+    expect(Object.values(funnel.stages).filter((n) => n > 0).length).toBeGreaterThan(1);
+  });
+
+  it('a period without changes has none entered, but the same current counts', async () => {
+    const api = await seededApi();
+    const funnel = await getJson<Funnel>(api, '/v1/funnel?from=2025-02-01&to=2025-02-28');
+    expect(Object.values(funnel.entered)).toEqual([0, 0, 0, 0, 0]);
+    expect(funnel.conversions.every((step) => step.rate === null)).toBe(true);
+    expect(funnel.total).toBe(3);
+  });
+
+  it('an erased contact leaves the current counts; its past changes stay in the period', async () => {
+    const api = await seededApi();
+    const before = await getJson<Funnel>(api, '/v1/funnel?from=2025-03-01&to=2025-03-01');
+    const anna = await api.contacts.get(annaId);
+    const response = await api.app.request(`/v1/contacts/${annaId}`, {
+      method: 'DELETE',
+      headers: auth,
+    });
+    expect(response.status).toBe(204);
+    const after = await getJson<Funnel>(api, '/v1/funnel?from=2025-03-01&to=2025-03-01');
+    expect(after.total).toBe(before.total - 1);
+    expect(after.stages[anna?.stage as string]).toBe(
+      (before.stages[anna?.stage as string] ?? 0) - 1,
+    );
+    expect(after.entered).toEqual(before.entered);
+    expect(after.stages).toEqual((await groundTruth(api, [bobId, carolId])).stages);
+  });
+});
+
+describe('conversionRate', () => {
+  it('rounds to two decimals and is null when nothing entered the first stage', () => {
+    expect(conversionRate(1, 3)).toBe(0.33);
+    expect(conversionRate(2, 3)).toBe(0.67);
+    expect(conversionRate(3, 3)).toBe(1);
+    expect(conversionRate(0, 0)).toBeNull();
+    expect(conversionRate(0, 4)).toBe(0);
+  });
+});
