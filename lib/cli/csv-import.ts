@@ -292,6 +292,8 @@ export function rowToEvent(row: CsvRow, mapping: ColumnMapping, options: RowOpti
       }
     }
   }
+  // The email first: without it nothing else about the row matters.
+  reasons.sort((a, b) => Number(b.startsWith('email')) - Number(a.startsWith('email')));
   return reasons.length > 0
     ? { ok: false, line: row.line, reasons }
     : { ok: true, line: row.line, event };

@@ -1,5 +1,6 @@
-import { type CommandGroup, oneOf, stringValue } from './command.ts';
-import { UsageError } from './errors.ts';
+import { contactIdOfDelivery } from '../delivery/ids.ts';
+import { type CommandContext, type CommandGroup, oneOf, stringValue } from './command.ts';
+import { CliError, UsageError } from './errors.ts';
 import { type Column, formatJson, formatTable } from './output.ts';
 import { noteMore, PAGE_OPTIONS, readPages } from './pages.ts';
 
@@ -48,6 +49,31 @@ const subscriptionOption = {
   placeholder: 'ID',
   description: 'The subscription (sub_...)',
 } as const;
+
+/** The subscription a delivery belongs to, found among its contact's deliveries (the id names the contact). */
+async function subscriptionOfDelivery(
+  context: CommandContext,
+  deliveryId: string,
+): Promise<string> {
+  const contactId = contactIdOfDelivery(deliveryId);
+  if (contactId === undefined) {
+    throw new UsageError(`Not a delivery id: "${deliveryId}" (expected msg_<24 hex>_<12 hex>).`);
+  }
+  let cursor: string | undefined;
+  do {
+    const page = await context
+      .api()
+      .request<{ items: Delivery[]; nextCursor?: string }>(
+        'GET',
+        `/v1/contacts/${contactId}/deliveries`,
+        { query: { limit: 100, cursor } },
+      );
+    const found = page.items.find((item) => item.deliveryId === deliveryId);
+    if (found?.subscriptionId !== undefined) return found.subscriptionId;
+    cursor = page.nextCursor;
+  } while (cursor !== undefined);
+  throw new CliError(`No delivery "${deliveryId}" (of contact ${contactId}).`);
+}
 
 /** `leadstage deliveries ...`: the webhooks sent (or to be sent) and sending one again. */
 export const deliveriesGroup: CommandGroup = {
@@ -108,15 +134,20 @@ export const deliveriesGroup: CommandGroup = {
       args: 'DELIVERY_ID',
       positionals: { min: 1, max: 1 },
       options: {
-        subscription: { ...subscriptionOption, description: 'Its subscription (required)' },
+        subscription: {
+          ...subscriptionOption,
+          description: "Its subscription (else found among the contact's deliveries)",
+        },
       },
       examples: [
+        'leadstage deliveries redeliver msg_97f63aac346999c85faa4657_1a2b3c4d5e6f',
         'leadstage deliveries redeliver msg_97f63aac346999c85faa4657_1a2b3c4d5e6f --subscription sub_0123',
       ],
       async run(context) {
-        const subscription = stringValue(context.values, 'subscription');
-        if (subscription === undefined) throw new UsageError('--subscription is required.');
         const deliveryId = context.positionals[0] ?? '';
+        const subscription =
+          stringValue(context.values, 'subscription') ??
+          (await subscriptionOfDelivery(context, deliveryId));
         const queued = await context
           .api()
           .request<{ deliveryId: string }>(

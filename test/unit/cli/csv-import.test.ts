@@ -153,6 +153,14 @@ describe('CSV import: rows to contact_imported events', () => {
     ]);
     expect(rejected[3]?.reasons).toEqual(['has 2 fields, the header has 4']);
   });
+
+  it('names a bad email first among the reasons of a row', () => {
+    const [result] = convert('employees,email\nmany,nobody\n');
+    expect(result?.ok === false && result.reasons).toEqual([
+      'email: Invalid email address',
+      'employees: "many" is not a whole number',
+    ]);
+  });
 });
 
 describe('CSV import: event ids', () => {
