@@ -305,7 +305,7 @@ describe('the leadstage CLI, run as a user runs it, against a local runtime', ()
       type: 'webhook.ping',
     });
     expectCleanFailure(refusedPing, 1, /did not accept the ping: HTTP 500/);
-    expect(JSON.parse(refusedPing.stdout || '{}')).toEqual({});
+    expect(refusedPing.stdout).toBe('');
     expect(rotated.secret).toMatch(/^whsec_/);
     expect(rotated.secret).not.toBe(created.secret);
 
@@ -465,6 +465,15 @@ describe('the leadstage CLI, run as a user runs it, against a local runtime', ()
     expect(delivered2.deliveryId).toBe(annaDelivery?.deliveryId);
     const [redelivered] = (await receiver.waitFor(delivered + 1)).slice(delivered);
     expect(redelivered?.headers['webhook-id']).toBe(annaDelivery?.deliveryId);
+    // Without --subscription, it is found among the contact's deliveries.
+    const [again2, badDeliveryId] = await Promise.all([
+      leadstage(['deliveries', 'redeliver', annaDelivery?.deliveryId ?? '']),
+      leadstage(['deliveries', 'redeliver', 'msg_nope']),
+    ]);
+    expect(again2.stdout).toBe(`Queued ${annaDelivery?.deliveryId} for sending again.\n`);
+    const [redeliveredAgain] = (await receiver.waitFor(delivered + 2)).slice(delivered + 1);
+    expect(redeliveredAgain?.headers['webhook-id']).toBe(annaDelivery?.deliveryId);
+    expectCleanFailure(badDeliveryId, 2, /Not a delivery id: "msg_nope"/);
     expect(byContact.items.map((item) => item.deliveryId)).toEqual([annaDelivery?.deliveryId]);
 
     // Erasing needs --yes; then the contact is gone.
