@@ -1247,7 +1247,13 @@ async function eraseContact(contact) {
         el('strong', { text: contact.email }),
         ' for good: profile, facts, timeline, stage history and deliveries.',
       ),
-      'Subscribers are sent contact.erased. This cannot be undone.',
+      el(
+        'p',
+        {},
+        'Subscribers are sent ',
+        el('code', { text: 'contact.erased' }),
+        '. This cannot be undone.',
+      ),
     ],
     confirm: 'Erase contact',
   });
