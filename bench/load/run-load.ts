@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { spawnRuntime } from '../../test/support/child-runtime.ts';
 import { makeTempDir } from '../../test/support/temp-dir.ts';
 
@@ -31,6 +31,8 @@ export interface Percentiles {
 /** The figures of one load run. */
 export interface LoadReport {
   machine: { cpus: number; cpuModel: string; node: string };
+  /** The 1-minute load average when the run started and ended: other work skews the figures. */
+  loadAverage: { start: number; end: number };
   offeredRate: number;
   durationSeconds: number;
   /** Submissions actually sent per second (sending span from the first to the last). */
@@ -60,7 +62,8 @@ interface Submission {
   email: string;
   scheduledAt: number;
   sentAt?: number;
-  status?: number | 'error';
+  /** The HTTP status, or `error <code>` when no answer came. */
+  status?: number | string;
   answeredAt?: number;
   webhookAt?: number;
 }
@@ -135,6 +138,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const log = options.log ?? (() => undefined);
+  const loadAtStart = loadavg()[0] ?? 0;
   const dir = await makeTempDir('leadstage-load-');
   const submissions = new Map<string, Submission>();
   let duplicateWebhooks = 0;
@@ -187,8 +191,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
           await response.arrayBuffer();
           submission.status = response.status;
         })
-        .catch(() => {
-          submission.status = 'error';
+        .catch((error: unknown) => {
+          const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+          submission.status = `error ${cause?.code ?? cause?.message ?? (error as Error).message}`;
         })
         .finally(() => {
           submission.answeredAt = performance.now();
@@ -269,6 +274,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         cpuModel: cpus()[0]?.model ?? 'unknown',
         node: process.version,
       },
+      loadAverage: { start: loadAtStart, end: loadavg()[0] ?? 0 },
       offeredRate: options.rate,
       durationSeconds: options.durationSeconds,
       achievedRate: ((total - 1) / sendSpanMs) * 1000,
@@ -310,6 +316,7 @@ export function formatReport(report: LoadReport): string[] {
     .join(', ');
   return [
     `machine:            ${report.machine.cpus} CPUs (${report.machine.cpuModel}), Node ${report.machine.node}`,
+    `load average:       ${report.loadAverage.start.toFixed(1)} at start, ${report.loadAverage.end.toFixed(1)} at end (1-minute; above ${report.machine.cpus} means others compete for the CPUs)`,
     `offered rate:       ${report.offeredRate}/s for ${report.durationSeconds} s (${report.sent} submissions)`,
     `achieved rate:      ${report.achievedRate.toFixed(1)}/s`,
     `events in (202):    ${report.accepted}${refused ? `   refused: ${refused}` : ''}`,
