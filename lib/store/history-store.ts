@@ -29,11 +29,11 @@ export interface ChangedContact {
   summary: { name?: string; firstName?: string; lastName?: string; company?: string };
 }
 
-/** A stage change in the list across contacts. */
-export type ListedStageChange = StageChange & ChangedContact;
+/** A stage change in the list across contacts (what the stageChanges index projects: no flags). */
+export type ListedStageChange = Omit<StageChange, 'flags'> & ChangedContact;
 
 /** The sort key of a change in the list across contacts: `<at>#<contactId>#<sequence>`. */
-export const stageChangeSortKey = (change: StageChange) =>
+export const stageChangeSortKey = (change: Omit<StageChange, 'flags'>) =>
   keys.stageChangeByStage(change.to, change.at, change.contactId, change.sequence).gsi4sk;
 /** Whether a cursor's key is one of the list across contacts. */
 export const isStageChangeSortKey = (key: string) =>

@@ -415,7 +415,7 @@ function memoryPage<T>(items: T[], page: PageRequest): Page<T> {
 /** Timelines and stage histories in Maps; a partition member of the contact store. */
 export class MemoryHistoryStore implements HistoryStore, MemoryPartitionMember {
   readonly #timelines = new Map<string, Map<string, TimelineEntry>>();
-  readonly #histories = new Map<string, Map<number, ListedStageChange>>();
+  readonly #histories = new Map<string, Map<number, StageChange & ChangedContact>>();
 
   async putTimeline(entry: TimelineEntry): Promise<void> {
     const timeline = this.#timelines.get(entry.contactId) ?? new Map<string, TimelineEntry>();
@@ -424,7 +424,8 @@ export class MemoryHistoryStore implements HistoryStore, MemoryPartitionMember {
   }
 
   async putStageChange(change: StageChange, contact: ChangedContact): Promise<void> {
-    const history = this.#histories.get(change.contactId) ?? new Map<number, ListedStageChange>();
+    const history =
+      this.#histories.get(change.contactId) ?? new Map<number, StageChange & ChangedContact>();
     history.set(change.sequence, structuredClone({ ...change, ...contact }));
     this.#histories.set(change.contactId, history);
   }
@@ -438,7 +439,9 @@ export class MemoryHistoryStore implements HistoryStore, MemoryPartitionMember {
       .filter((change) => query.stage === undefined || change.to === query.stage)
       .filter((change) => before === undefined || stageChangeSortKey(change) < before)
       .sort((a, b) => (stageChangeSortKey(a) < stageChangeSortKey(b) ? 1 : -1));
-    const items = changes.slice(0, query.limit);
+    const items = changes
+      .slice(0, query.limit)
+      .map(({ flags: _flags, ...listed }): ListedStageChange => listed);
     const last = items.at(-1);
     return {
       items: structuredClone(items),
