@@ -53,6 +53,7 @@ interface Prices {
   dynamodbOnDemandPerMillionWriteRequestUnits: number;
   dynamodbOnDemandPerMillionReadRequestUnits: number;
   cloudwatchLogsIngestionPerGb: number;
+  dynamodbProvisionedPerWcuHour: number;
 }
 const prices = JSON.parse(
   await readFile(new URL('./prices-us-east-1.json', import.meta.url), 'utf8'),
@@ -238,6 +239,21 @@ const results: Measured[] = [];
 const sum = (list: Measured[], pick: (m: Measured) => number) =>
   list.reduce((total, m) => total + pick(m), 0);
 
+/** The ledger's per-item figures of `subset`, per event of it, times `events`. */
+function byItemScaled(subset: Measured[], events: number): WriteLedger['byItem'] {
+  const total: WriteLedger['byItem'] = {};
+  const subsetEvents = sum(subset, (m) => m.events);
+  for (const run of subset)
+    for (const [kind, entry] of Object.entries(run.writes.byItem)) {
+      const into = total[kind] ?? { writes: 0, tableUnits: 0, indexUnits: 0 };
+      total[kind] = into;
+      into.writes += (entry.writes / subsetEvents) * events;
+      into.tableUnits += (entry.tableUnits / subsetEvents) * events;
+      into.indexUnits += (entry.indexUnits / subsetEvents) * events;
+    }
+  return total;
+}
+
 /**
  * Adds up repeated runs of one scenario into one figure over all their events: counts from
  * every run, write units from the runs with the ledger on, handler times from those without
@@ -274,6 +290,7 @@ function combine(runs: Measured[]): Measured {
       indexUnits: scaled(ledgerRuns, (m) => m.writes.indexUnits),
       transactionalItems: scaled(ledgerRuns, (m) => m.writes.transactionalItems),
       failedConditionalWrites: scaled(ledgerRuns, (m) => m.writes.failedConditionalWrites),
+      byItem: byItemScaled(ledgerRuns, events),
     },
     logBytes: sum(runs, (m) => m.logBytes),
     webhooks: sum(runs, (m) => m.webhooks),
@@ -484,6 +501,14 @@ for (const m of results) {
   console.log(
     `    DynamoDB units: read ${fmt(p.perEvent(m.readUnits), 1)} RRU (emulator); write ${fmt(p.perEvent(p.writeUnits), 1)} WRU by AWS rules = table ${fmt(p.perEvent(m.writes.tableUnits), 1)} + indexes ${fmt(p.perEvent(m.writes.indexUnits), 1)} (emulator reported ${fmt(p.perEvent(m.emulatorWriteUnits), 1)}: table only)${m.writes.transactionalItems ? `; ${fmt(p.perEvent(m.writes.transactionalItems), 1)} transactional items (2x)` : ''}${m.writes.failedConditionalWrites ? `; ${fmt(p.perEvent(m.writes.failedConditionalWrites), 1)} failed conditional writes` : ''}`,
   );
+  const items = Object.entries(m.writes.byItem)
+    .sort(([, a], [, b]) => b.tableUnits + b.indexUnits - (a.tableUnits + a.indexUnits))
+    .map(
+      ([kind, e]) =>
+        `${kind} ${fmt(p.perEvent(e.writes), 1)}x = ${fmt(p.perEvent(e.tableUnits), 1)}+${fmt(p.perEvent(e.indexUnits), 1)}`,
+    )
+    .join(', ');
+  console.log(`    writes by item (count = table + index WRU): ${items}`);
   console.log(`    logs ${fmt(p.perEvent(m.logBytes), 0)} bytes of application log lines`);
 }
 
@@ -558,6 +583,80 @@ if (formNew) {
       .join(', ')}`,
   );
 }
+/**
+ * What would lower the cost of one scenario, each change alone, estimated from its measured
+ * requests and write units (no code is changed to get these).
+ */
+function whatIf(m: Measured): { change: string; saves: number }[] {
+  const p = price(m);
+  const perMillion = (units: number, dollarsPerMillion: number) =>
+    p.perEvent(units) * dollarsPerMillion;
+  const wru = prices.dynamodbOnDemandPerMillionWriteRequestUnits;
+  const entries = Object.entries(m.writes.byItem);
+  const writes = entries.reduce((total, [, e]) => total + e.writes, 0);
+  const contact = m.writes.byItem['CONTACT/CONTACT'];
+  const counterEntries = entries.filter(
+    ([kind]) => kind.startsWith('FUNNEL/') || kind === 'CONTACT/COUNTED',
+  );
+  const counterUnits = counterEntries.reduce((t, [, e]) => t + e.tableUnits + e.indexUnits, 0);
+  const counterWrites = counterEntries.reduce((t, [, e]) => t + e.writes, 0);
+  const batched = (n: number, records: number) => Math.max(0, n - records / 10);
+  const pollSaving =
+    batched(m.classify.invocations, m.classify.records) +
+    batched(m.deliver.invocations, m.deliver.records);
+  const provisionedPerMillionWru = (prices.dynamodbProvisionedPerWcuHour / 3600 / 0.7) * 1_000_000;
+  const changes = [
+    {
+      change: 'every item written under 1 KB (1 WRU a write; index entries as now)',
+      saves: perMillion(m.writes.tableUnits - writes, wru),
+    },
+    ...(contact && contact.writes > m.events
+      ? [
+          {
+            change: `one write of the contact item per event instead of ${fmt(p.perEvent(contact.writes), 0)} (fold the outbox clear into the next commit)`,
+            saves: perMillion(
+              ((contact.tableUnits + contact.indexUnits) / contact.writes) *
+                (contact.writes - m.events),
+              wru,
+            ),
+          },
+        ]
+      : []),
+    ...(counterWrites > 0
+      ? [
+          {
+            change: `funnel counters as one small ADD per event (now ${fmt(p.perEvent(counterWrites), 0)} writes, ${fmt(p.perEvent(counterUnits), 0)} WRU)`,
+            saves: perMillion(counterUnits - m.events, wru),
+          },
+        ]
+      : []),
+    {
+      change: 'full batches of 10 on both queues (receives, deletes, worker invocations)',
+      saves:
+        perMillion(2 * pollSaving, prices.sqsStandardPerMillionRequests) +
+        perMillion(pollSaving, prices.lambdaPerMillionRequests),
+    },
+    {
+      change: 'a Lambda function URL instead of the HTTP API (loses API Gateway throttling)',
+      saves: p.dollars.api,
+    },
+    {
+      change: 'provisioned write capacity at 70% average use, instead of on-demand',
+      saves: perMillion(p.writeUnits, wru - provisionedPerMillionWru),
+    },
+  ];
+  return changes.filter((c) => c.saves > 0.0005).sort((a, b) => b.saves - a.saves);
+}
+
+for (const m of [results[0], results[results.length - 1]]) {
+  if (m === undefined) continue;
+  const p = price(m);
+  console.log(`\nWhat would lower "${m.name}" (${usd(p.total)} per million), each change alone:`);
+  for (const { change, saves } of whatIf(m)) {
+    console.log(`- ${change}: -${usd(saves)} -> ${usd(p.total - saves)}`);
+  }
+}
+
 console.log(
   "\nNotes: SQS ReceiveMessage counts only receives that returned messages (one per handler invocation); the local pollers' empty 1 s polls are left out and priced above as the fixed idle cost. Deletes are DeleteMessageBatch, one per batch, as the local poller and Lambda's event source both do. Every message is under 64 KB (one request each). Lambda duration is the local wall time of each handler rounded up to 1 ms, against emulators on loopback: an estimate, not Lambda's (AWS round trips take longer). Log bytes are the application's lines plus an estimated 350 bytes of Lambda platform lines per invocation and 330 bytes per API access log line; CloudWatch Logs is outside the aim's list and shown apart.",
 );
@@ -572,7 +671,9 @@ if (!args['skip-probe']) {
   );
   for (const r of rows) {
     const cell = (v: number | string) =>
-      typeof v === 'number' ? String(v) : v.replace(/^error: /, '');
+      typeof v === 'number'
+        ? String(v)
+        : v.replace(/^error: UnknownOperationException$/, 'no such op').replace(/^error: /, '');
     console.log(
       `${r.name.padEnd(44)} ${String(r.aws).padStart(5)} ${cell(r.dynalite).padStart(10)} ${cell(r.dynamoDbLocal).padStart(10)}`,
     );

@@ -123,6 +123,11 @@ export interface WriteLedger {
   /** Writes inside TransactWriteItems (their table units are already doubled above). */
   transactionalItems: number;
   failedConditionalWrites: number;
+  /**
+   * The same, by kind of item (`CONTACT/CONTACT`, `CONTACT/TIMELINE`, ...: the key prefixes
+   * before the first `#`): how many writes, and their table and index units.
+   */
+  byItem: Record<string, { writes: number; tableUnits: number; indexUnits: number }>;
 }
 
 const emptyLedger = (): WriteLedger => ({
@@ -130,7 +135,13 @@ const emptyLedger = (): WriteLedger => ({
   indexUnits: 0,
   transactionalItems: 0,
   failedConditionalWrites: 0,
+  byItem: {},
 });
+
+/** `CONTACT#ct_1` + `TIMELINE#2026...` -> `CONTACT/TIMELINE`. */
+function itemKind(key: Item): string {
+  return TABLE_KEYS.map((name) => (key[name]?.S ?? '?').split('#')[0]).join('/');
+}
 
 interface Target {
   table: string;
@@ -222,10 +233,17 @@ export function installWriteLedger() {
         const result = await next(args);
         const after = await readAll(targets);
         targets.forEach((target, i) => {
-          const factor = target.transactional ? 2 : 1;
-          ledger.tableUnits += factor * tableWriteUnits(before[i], after[i]);
-          ledger.indexUnits += indexWriteUnits(before[i], after[i]);
+          const table = (target.transactional ? 2 : 1) * tableWriteUnits(before[i], after[i]);
+          const index = indexWriteUnits(before[i], after[i]);
+          ledger.tableUnits += table;
+          ledger.indexUnits += index;
           if (target.transactional) ledger.transactionalItems += 1;
+          const kind = itemKind(target.key);
+          const entry = ledger.byItem[kind] ?? { writes: 0, tableUnits: 0, indexUnits: 0 };
+          ledger.byItem[kind] = entry;
+          entry.writes += 1;
+          entry.tableUnits += table;
+          entry.indexUnits += index;
         });
         return result;
       } catch (error) {
@@ -258,7 +276,7 @@ export function installWriteLedger() {
     useReader(client: DynamoDBClient | undefined) {
       reader = client;
     },
-    snapshot: (): WriteLedger => ({ ...ledger }),
+    snapshot: (): WriteLedger => structuredClone(ledger),
     reset() {
       ledger = emptyLedger();
     },
