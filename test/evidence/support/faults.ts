@@ -38,6 +38,8 @@ export interface FaultLog {
   redeliveries: { classify: number; deliver: number };
   /** Batches handed to each worker. */
   batches: { classify: number; deliver: number };
+  /** Milliseconds each worker spent in its batches. */
+  busyMs: { classify: number; deliver: number };
 }
 
 type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
@@ -58,6 +60,7 @@ export function chaosIntercept(options: {
     kills: Object.fromEntries(KILL_KINDS.map((kind) => [kind, 0])) as Record<KillKind, number>,
     redeliveries: { classify: 0, deliver: 0 },
     batches: { classify: 0, deliver: 0 },
+    busyMs: { classify: 0, deliver: 0 },
   };
   /** Whether the batch in hand may still be killed (every record is early in its receives). */
   const batch = new AsyncLocalStorage<{ killable: boolean }>();
@@ -94,6 +97,7 @@ export function chaosIntercept(options: {
       );
       log.redeliveries[name] += receives.filter((count) => count > 1).length;
       const killable = receives.every((count) => count <= maxKilledReceives);
+      const start = performance.now();
       return batch.run({ killable }, async () => {
         if (killable && event.Records.length > 1 && prng.chance(rates[midBatch])) {
           // Dies after the first k records are done: the poller gets no answer, so the whole
@@ -101,9 +105,14 @@ export function chaosIntercept(options: {
           const k = prng.int(1, event.Records.length - 1);
           await handler({ Records: event.Records.slice(0, k) });
           log.kills[midBatch] += 1;
+          log.busyMs[name] += performance.now() - start;
           throw new ChaosKill(midBatch);
         }
-        return handler(event);
+        try {
+          return await handler(event);
+        } finally {
+          log.busyMs[name] += performance.now() - start;
+        }
       });
     };
 
