@@ -1,5 +1,5 @@
 import type { CommandGroup } from './command.ts';
-import { stringValue } from './command.ts';
+import { intValue, stringValue } from './command.ts';
 
 /** `leadstage start`: the one-machine runtime, exactly what `npm start` runs. */
 export const startGroup: CommandGroup = {
@@ -51,6 +51,8 @@ export const startGroup: CommandGroup = {
           ['log-level', 'LOG_LEVEL'],
           ['api-key', 'LEADSTAGE_API_KEY'],
         ];
+        // Checked here so the message names the flag; the runtime checks PORT itself too.
+        intValue(context.values, 'port', { min: 0, max: 65_535 });
         for (const [option, variable] of settings) {
           const value = stringValue(context.values, option);
           if (value !== undefined) process.env[variable] = value;

@@ -164,15 +164,18 @@ describe('the leadstage CLI, run as a user runs it, against a local runtime', ()
   });
 
   it('prints help for the tool and each command, and refuses unknown commands and options', async () => {
-    const [tool, group, command, unknown, badOption, missing, version] = await Promise.all([
-      leadstage(['--help']),
-      leadstage(['subscriptions', '--help']),
-      leadstage(['import', '--help']),
-      leadstage(['contact', 'list']),
-      leadstage(['contacts', 'list', '--stag', 'lead']),
-      leadstage(['contacts', 'get']),
-      leadstage(['--version']),
-    ]);
+    const [tool, group, command, unknown, badOption, missing, version, badPort] = await Promise.all(
+      [
+        leadstage(['--help']),
+        leadstage(['subscriptions', '--help']),
+        leadstage(['import', '--help']),
+        leadstage(['contact', 'list']),
+        leadstage(['contacts', 'list', '--stag', 'lead']),
+        leadstage(['contacts', 'get']),
+        leadstage(['--version']),
+        leadstage(['start', '--port', 'abc']),
+      ],
+    );
     expect(tool.code).toBe(0);
     expect(tool.stdout).toMatch(/^Usage: leadstage <command>/);
     for (const name of [
@@ -196,6 +199,7 @@ describe('the leadstage CLI, run as a user runs it, against a local runtime', ()
     expectCleanFailure(badOption, 2, /Unknown option '--stag'/);
     expectCleanFailure(missing, 2, /`leadstage contacts get` expects ID\|EMAIL/);
     expect(version.stdout).toMatch(/^leadstage \d+\.\d+\.\d+ \(Node v\d+/);
+    expectCleanFailure(badPort, 2, /--port must be a whole number from 0 to 65535/);
   });
 
   it('checks config files offline: valid, invalid with paths, not JSON, missing', async () => {
