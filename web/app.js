@@ -791,7 +791,11 @@ function renderConversions(node, funnel) {
             { class: 'conversion-detail muted' },
             conversion.rate === null
               ? `none entered ${stageLabel(conversion.from)} in the period`
-              : `${formatNumber(next)} of ${formatNumber(entered)}`,
+              : `${formatNumber(next)} of ${formatNumber(entered)}${
+                  // Contacts can enter a stage without passing the one before (a first form that
+                  // already qualifies): then more enter the next stage than this one.
+                  conversion.rate > 1 ? ', some skipped the earlier stage' : ''
+                }`,
           ),
         );
       }),

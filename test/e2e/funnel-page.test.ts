@@ -330,6 +330,7 @@ describe('the funnel page, driven in Chromium against the local runtime', () => 
       timeout: 30_000,
     });
     expect(await row.locator('.delivery-status').textContent()).toBe('delivered');
+    await screenshot('subscription-deliveries');
     const resent = receiver.received.slice(before + 2);
     expect(resent.map((request) => request.headers['webhook-id'])).toContain(deliveryId);
     expect(await page.locator('#announcer').textContent()).toMatch(/Redelivery: delivered/);
