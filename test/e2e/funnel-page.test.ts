@@ -157,6 +157,10 @@ describe('the funnel page, driven in Chromium against the local runtime', () => 
     });
     page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (error) => pageErrors.push(error.message));
+    page.on('console', (message) => {
+      // Chromium reports what the Content-Security-Policy blocked on the console.
+      if (/Content Security Policy/i.test(message.text())) pageErrors.push(message.text());
+    });
   });
 
   afterAll(async () => {
@@ -516,7 +520,7 @@ describe('the funnel page, driven in Chromium against the local runtime', () => 
     await page.evaluate("sessionStorage.setItem('leadstage.apiKey', 'revoked-key')");
     await open('#/subscriptions');
     await page.getByText('The API key was not accepted. Sign in again.').waitFor();
-    // No script error on the way through every view.
+    // No script error and nothing blocked by the CSP on the way through every view.
     expect(pageErrors).toEqual([]);
   });
 });
