@@ -161,3 +161,19 @@ describe('conversionRate', () => {
     expect(conversionRate(0, 4)).toBe(0);
   });
 });
+
+describe('the OpenAPI document', () => {
+  it('describes the funnel, the recent stage changes and a contact’s deliveries', async () => {
+    const response = await testApi().app.request('/openapi.json');
+    const document = (await response.json()) as {
+      paths: Record<string, Record<string, { security?: unknown[] }>>;
+      components: { schemas: Record<string, unknown> };
+    };
+    for (const path of ['/v1/funnel', '/v1/stage-changes', '/v1/contacts/{id}/deliveries']) {
+      expect(document.paths[path]?.get?.security).toEqual([{ bearerAuth: [] }]);
+    }
+    expect(Object.keys(document.components.schemas)).toEqual(
+      expect.arrayContaining(['Funnel', 'RecentStageChangePage', 'ContactDeliveryPage']),
+    );
+  });
+});
