@@ -29,6 +29,7 @@ async function main(): Promise<void> {
       '',
       `Leadstage is running (Node ${process.version}).`,
       `API:         ${runtime.url}`,
+      `Funnel page: ${runtime.url}/ (sign in with the API key)`,
       `Forms:       ${forms.join('\n             ')}`,
       `API docs:    ${runtime.url}/docs (OpenAPI: ${runtime.url}/openapi.json)`,
       keyLine,
