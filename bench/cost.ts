@@ -563,7 +563,7 @@ const sweep =
   minutesPerMonth * 0.05 * memoryGb('sweep') * prices.lambdaArm64PerGbSecond;
 console.log('\nFixed costs a month, not per event (estimates):');
 console.log(
-  `- idle SQS polling by the two event source mappings: ~${(idleReceivesPerMonth / 1e6).toFixed(2)} M empty receives = ${usd(idlePolling)}/month (assumes ${idlePollers} long-polling pollers per queue, 20 s waits; Lambda documents the pollers, not their idle count: re-check against the queues' NumberOfEmptyReceives)`,
+  `- idle SQS polling by the two event source mappings: ~${(idleReceivesPerMonth / 1e6).toFixed(2)} M empty receives = ${usd(idlePolling)}/month (${idlePollers} pollers per queue at 20 s long polls: AWS Lambda guide, "Configuring scaling behavior for SQS event source mappings": at low traffic Lambda keeps five concurrent batches, and goes down to two only without maximum concurrency, which infra/leadstage.ts sets; the wait time is assumed. Re-check against the queues' NumberOfEmptyReceives)`,
 );
 console.log(
   `- the sweep every minute: ${minutesPerMonth} invocations, one Query each when nothing is due (0.5 RRU), ~50 ms at ${memoryGb('sweep') * 1024} MB = ${usd(sweep)}/month; EventBridge scheduled rules carry no charge`,
