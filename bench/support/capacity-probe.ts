@@ -227,6 +227,16 @@ async function startDynamoDbLocal(): Promise<{ endpoint: string; child: ChildPro
   }
 }
 
+/** SIGTERM, SIGKILL after 5 s, and waits for the exit: no JVM outlives the bench. */
+async function stopJava(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
 /** Each probe with AWS's units and what each emulator reported. */
 export async function compareCapacity(): Promise<{
   rows: { name: string; aws: number; dynalite: number | string; dynamoDbLocal: number | string }[];
@@ -248,7 +258,7 @@ export async function compareCapacity(): Promise<{
     try {
       localResults = await runProbes(local.endpoint);
     } finally {
-      local.child.kill('SIGTERM');
+      await stopJava(local.child);
     }
   } catch (error) {
     dynamoDbLocalError = (error as Error).message;
