@@ -22,8 +22,6 @@ import {
   MemoryDeliveryStore,
   MemoryHistoryStore,
 } from '../lib/store/memory-stores.ts';
-import { classifyHandlerBench, pipelineBench } from './io-bench.ts';
-import { measureLambdas, printLambdas } from './lambda.ts';
 
 const PARTS = ['ingest', 'signing', 'domain', 'classify', 'pipeline', 'lambda'] as const;
 const asked = process.argv.slice(2);
@@ -183,6 +181,7 @@ if (wanted('classify')) {
   console.log(
     `classify (handler): ${events} form submissions of new contacts through the classify handler against dynalite, in batches of 10, vs the same number of bare GetItem + PutItem pairs`,
   );
+  const { classifyHandlerBench } = await import('./io-bench.ts');
   const { baseline, handler } = await classifyHandlerBench(events);
   report(baseline);
   report(handler, baseline);
@@ -194,6 +193,7 @@ if (wanted('pipeline')) {
   console.log(
     `pipeline: ${events} form submissions end to end through the local runtime (HTTP -> SQS -> classify -> DynamoDB) vs a script doing each event's unavoidable emulator I/O with no logic (SQS send, receive, delete; DynamoDB get, put)`,
   );
+  const { pipelineBench } = await import('./io-bench.ts');
   const { baseline, runtime } = await pipelineBench(events);
   report(baseline);
   report(runtime, baseline);
@@ -202,5 +202,7 @@ if (wanted('pipeline')) {
 
 if (wanted('lambda')) {
   const runs = Number(process.env.BENCH_INIT_RUNS ?? 15);
+  // Loaded only when asked for: it synthesizes the CDK construct.
+  const { measureLambdas, printLambdas } = await import('./lambda.ts');
   printLambdas(await measureLambdas(runs), runs);
 }
