@@ -324,7 +324,13 @@ export async function applyEvent(event: LeadEvent, deps: ClassifyDeps): Promise<
     if (current !== undefined && hasSeen(current.seen, event.id)) {
       // Already committed; the projections may not have run before a crash.
       await projectOutbox(current, deps);
-      await projectEvent(event, current, deps);
+      // A redelivered message carries the time it was committed with. A client that sent the
+      // event again without `occurredAt` got the time of its second request, later than the
+      // first commit: re-projecting that copy would add a second timeline row for one event.
+      const committedAt = current.seen[event.id];
+      if (committedAt === undefined || event.occurredAt <= committedAt) {
+        await projectEvent(event, current, deps);
+      }
       return 'duplicate';
     }
     // A returning contact continues the marker's version and sequence, so its webhooks get

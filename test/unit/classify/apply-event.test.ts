@@ -79,6 +79,33 @@ describe('applyEvent', () => {
     expect(f.deliveryQueue.sent).toHaveLength(1);
   });
 
+  it('adds no second timeline row when a client sends the event again with a later default time', async () => {
+    const f = await classifyFixture([subscription('sub_a')]);
+    await applyEvent(formEvent('evt_1'), f.deps);
+    // POST /v1/events fills in a missing occurredAt with the time of the request.
+    const resent = formEvent('evt_1', { occurredAt: '2025-03-01T12:05:00.000Z' });
+    expect(await applyEvent(resent, f.deps)).toBe('duplicate');
+    const page = await f.history.timeline(contactId, { limit: 10 });
+    expect(page.items.map((entry) => [entry.eventId, entry.occurredAt])).toEqual([
+      ['evt_1', '2025-03-01T11:59:00.000Z'],
+    ]);
+  });
+
+  it('still writes the timeline row when the committed message itself comes back', async () => {
+    const f = await classifyFixture([subscription('sub_a')]);
+    let failTimeline = true;
+    const putTimeline = f.history.putTimeline.bind(f.history);
+    f.history.putTimeline = (entry) => {
+      if (failTimeline) return Promise.reject(new Error('died before the timeline projection'));
+      return putTimeline(entry);
+    };
+    await expect(applyEvent(formEvent('evt_1'), f.deps)).rejects.toThrow('died before');
+    failTimeline = false;
+    expect(await applyEvent(formEvent('evt_1'), f.deps)).toBe('duplicate');
+    const page = await f.history.timeline(contactId, { limit: 10 });
+    expect(page.items.map((entry) => entry.eventId)).toEqual(['evt_1']);
+  });
+
   it('applies a second event of the same contact without a stage change, counting it', async () => {
     const f = await classifyFixture([subscription('sub_a')]);
     await applyEvent(formEvent('evt_1'), f.deps);
