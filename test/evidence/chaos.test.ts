@@ -464,6 +464,10 @@ describe(`chaos run (CHAOS_SEED=${SEED}, ${CONTACTS} contacts)`, () => {
           subscriber.name,
           {
             sent: subscriber.requests.length,
+            // Requests past the first of each webhook-id: retries, and re-sends after kills.
+            retries:
+              subscriber.requests.length -
+              new Set(subscriber.requests.map((r) => String(r.headers['webhook-id']))).size,
             failed: subscriber.requests.filter((r) => r.outcome === 'error').length,
             timedOut: subscriber.requests.filter((r) => r.outcome === 'hung').length,
           },
