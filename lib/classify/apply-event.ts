@@ -24,7 +24,7 @@ import {
 } from '../store/contact-store.ts';
 import type { DeliveryStore } from '../store/delivery-store.ts';
 import { VersionConflictError } from '../store/errors.ts';
-import type { FunnelStore } from '../store/funnel-store.ts';
+import { allSettledOrThrow, type FunnelStore } from '../store/funnel-store.ts';
 import type { HistoryStore } from '../store/history-store.ts';
 import { contactIdFor } from '../store/keys.ts';
 import type { MessageIndexStore } from '../store/message-index-store.ts';
@@ -228,7 +228,9 @@ export async function projectOutbox(record: ContactRecord, deps: ClassifyDeps): 
   const counts = Object.keys(record.pendingCounts ?? {});
   if (deliveries.length === 0 && history.length === 0 && counts.length === 0) return;
   const listed = { email: record.email, summary: nameAndCompany(record.facts) };
-  await Promise.all([
+  // Every projection is awaited even when one fails: the count must never go on running
+  // after the handler returned (lib/store/funnel-store.ts, APPLY_WINDOW_MS).
+  await allSettledOrThrow([
     ...history.map(([, change]) => deps.history.putStageChange(change, listed)),
     // Counted before the history entries are cleared: a later version's count needs the
     // changes this one has not counted yet.

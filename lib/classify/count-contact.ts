@@ -1,22 +1,40 @@
 import type { Stage } from '../domain/stage.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { StageChange } from '../store/contact-store.ts';
-import type {
-  CountedMarker,
-  CountedState,
-  CounterDeltas,
-  CurrentCounter,
-  FunnelStore,
+import {
+  APPLY_WINDOW_MS,
+  type CountedMarker,
+  type CountedState,
+  type CounterDeltas,
+  type CountIntent,
+  type CurrentCounter,
+  countToken,
+  type FunnelStore,
 } from '../store/funnel-store.ts';
 
 export interface CountDeps {
   funnel: FunnelStore;
   now: () => Date;
   logger: Logger;
+  /**
+   * Milliseconds on a monotonic clock (default `performance.now`): the apply window is real
+   * time spent by this worker, whatever the clock the counters' days and token slots use.
+   */
+  monotonicMs?: () => number;
 }
+
+const monotonicMs = (deps: CountDeps) => (deps.monotonicMs ?? performance.now.bind(performance))();
 
 /** Claims that lose to another writer of the same contact are retried this often. */
 const MAX_CLAIM_ATTEMPTS = 8;
+
+/** Reads of the marker that came too late to apply its intent are retried this often. */
+const MAX_LATE_ROUNDS = 3;
+
+/** The store was too slow to apply a change within the window; the message comes back from SQS. */
+export class CountTooSlowError extends Error {
+  override readonly name = 'CountTooSlowError';
+}
 
 /** Another writer kept winning the contact's marker; the message comes back from SQS. */
 export class CountConflictError extends Error {
@@ -69,6 +87,25 @@ const isEmpty = (deltas: CounterDeltas) =>
   Object.keys(deltas.current).length === 0 && Object.keys(deltas.entered).length === 0;
 
 /**
+ * Applies an intent found in (or just claimed into) the marker, then settles it, if the read
+ * or claim that saw it began less than APPLY_WINDOW_MS ago; false when the window is over
+ * (the caller reads the marker again). Requests still in flight at the end of the window are
+ * aborted: past it, the counter items may have forgotten the token of an intent settled meanwhile.
+ */
+async function applyWithin(
+  contactId: string,
+  intent: CountIntent,
+  seenAt: number,
+  deps: CountDeps,
+): Promise<boolean> {
+  const remaining = seenAt + APPLY_WINDOW_MS - monotonicMs(deps);
+  if (remaining <= 0) return false;
+  await deps.funnel.apply(intent, { abortSignal: AbortSignal.timeout(Math.ceil(remaining)) });
+  await deps.funnel.settle(contactId, intent, deps.now());
+  return true;
+}
+
+/**
  * Brings the funnel counters to `next` for one contact, exactly once: safe to repeat, to
  * run concurrently with other versions of the same contact, and in any order (an older
  * version than the one counted is skipped). `changes` are the stage changes `next` may
@@ -80,28 +117,47 @@ export async function countContact(
   changes: readonly Pick<StageChange, 'sequence' | 'to' | 'at'>[],
   deps: CountDeps,
 ): Promise<'counted' | 'already_counted'> {
+  let claimedByThis = false;
+  let lateRounds = 0;
+  const late = () => {
+    lateRounds++;
+    if (lateRounds >= MAX_LATE_ROUNDS) {
+      throw new CountTooSlowError(`funnel count of ${contactId} kept missing its apply window`);
+    }
+    deps.logger.debug('funnel marker read too long ago, reading again', { contactId });
+  };
   for (let attempt = 1; ; attempt++) {
+    // Taken before the read: the intent the read finds was not settled before this time.
+    const readAt = monotonicMs(deps);
     let marker = await deps.funnel.counted(contactId);
     if (marker?.pending !== undefined) {
       // A change claimed before but maybe not applied (its worker crashed, or is still at
       // it): finish it; the token keeps it from landing twice.
-      await deps.funnel.apply(marker.pending);
-      await deps.funnel.settle(contactId, marker.pending, deps.now());
+      if (!(await applyWithin(contactId, marker.pending, readAt, deps))) {
+        late();
+        attempt--;
+        continue;
+      }
       const { pending: _settled, ...rest } = marker;
       marker = rest;
     }
-    if (marker !== undefined && marker.version >= next.version) return 'already_counted';
+    if (marker !== undefined && marker.version >= next.version) {
+      return claimedByThis ? 'counted' : 'already_counted';
+    }
     const deltas = countDeltas(marker, next, changes);
     // Written even when nothing changes, so that an older version arriving later is skipped.
     const claimed: CountedMarker = isEmpty(deltas)
       ? { ...next }
-      : { ...next, pending: { token: `${contactId}#${next.version}`, deltas } };
+      : { ...next, pending: { token: countToken(contactId, next.version), deltas } };
+    const claimAt = monotonicMs(deps);
     if (await deps.funnel.claim(contactId, claimed, marker?.version)) {
-      if (claimed.pending !== undefined) {
-        await deps.funnel.apply(claimed.pending);
-        await deps.funnel.settle(contactId, claimed.pending, deps.now());
-      }
-      return 'counted';
+      if (claimed.pending === undefined) return 'counted';
+      if (await applyWithin(contactId, claimed.pending, claimAt, deps)) return 'counted';
+      // The claim took too long: its intent is finished from a fresh read of the marker.
+      claimedByThis = true;
+      late();
+      attempt--;
+      continue;
     }
     if (attempt >= MAX_CLAIM_ATTEMPTS) {
       throw new CountConflictError(`funnel marker of ${contactId} kept changing`);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -51,6 +52,12 @@ export interface DayCounts {
   entered: Record<Stage, number>;
 }
 
+/** Options of the counter writes that must not land late. */
+export interface ApplyOptions {
+  /** Aborts the requests still in flight (the worker's apply window is over). */
+  abortSignal?: AbortSignal;
+}
+
 /**
  * The funnel counters and the per-contact markers that keep them exact without a
  * transaction (docs/data-model.md, "Funnel counters"). The protocol (lib/classify/count-contact.ts):
@@ -68,44 +75,103 @@ export interface FunnelStore {
     expectedVersion: number | undefined,
   ): Promise<boolean>;
   /** Adds the intent's deltas to each counter item unless that item has seen the token. */
-  apply(intent: CountIntent): Promise<void>;
+  apply(intent: CountIntent, options?: ApplyOptions): Promise<void>;
   /** Clears the intent from the marker, then lets the counter items retire its token. */
   settle(contactId: string, intent: CountIntent, now: Date): Promise<void>;
-  /** The current counts (zero for a counter never written). */
+  /** The current counts, summed over the shards (zero for a counter never written). */
   current(): Promise<CurrentCounts>;
   /** The per-day "entered" counts of the UTC days in [from, to] that have any, oldest first. */
   enteredByDay(from: string, to: string): Promise<DayCounts[]>;
 }
 
 /**
- * How long a counter item remembers a settled token: longer than any worker lives (the
- * classify function's timeout is 30 s, Lambda's ceiling 15 min), so a worker that read an
- * intent before it was settled cannot apply it a second time. Tokens rotate through three
- * sets of this width, so an item holds only the last 30 to 45 minutes of tokens.
+ * How many items each counter is spread over. A change writes only the shard its token
+ * hashes to, so each item remembers 1/64 of the recent tokens: about 60 of them (under 1 KB)
+ * at 50 counted changes a second. Reads sum the shards (one Query per kind).
  */
-export const TOKEN_MEMORY_MS = 15 * 60 * 1000;
+export const FUNNEL_SHARDS = 64;
+
+/**
+ * How long after its read of a marker a worker may still send the writes that apply the
+ * intent it found there (lib/classify/count-contact.ts re-reads the marker when the window
+ * is over, and aborts requests still in flight at its end). Every write of the count is
+ * awaited before a handler returns (no promise is left to run in a frozen Lambda), and the
+ * classify function's 30 s timeout ends its environment: nothing applies an intent later.
+ */
+export const APPLY_WINDOW_MS = 15_000;
+
+/**
+ * How long a counter item remembers a settled token, at least. A worker that read an intent
+ * before it was settled applies it within APPLY_WINDOW_MS of that read, hence within that
+ * window of the settle; the memory is four times the window (and twice the classify
+ * function's timeout), so a request sent at the very end of the window, slowed on the way,
+ * or a clock a little apart from the settling worker's, still meets the token and is
+ * refused. Settled tokens go to rotating sets RECENT_SET_MS wide; an item holds the tokens
+ * of the last 60 to 75 seconds, so its size follows the rate, not the time the system runs.
+ */
+export const TOKEN_MEMORY_MS = 60_000;
+
+/** The width of one recent-token set. */
+export const RECENT_SET_MS = 15_000;
+
+/**
+ * The recent-token sets, rotating: a settle adds its token to the set of its time slot and
+ * drops the set two slots ahead (not the next one: a settle whose clock or request lags its
+ * peers' by less than a slot never drops the set they are filling). With this many sets a
+ * token stays at least TOKEN_MEMORY_MS after its slot ends, and at most one slot longer.
+ */
+export const RECENT_SETS = TOKEN_MEMORY_MS / RECENT_SET_MS + 3;
+
+const RECENT_SET_NAMES = Array.from({ length: RECENT_SETS }, (_, i) => `r${i}`);
 
 /** The attributes of the rotating recent-token sets: the one to add to, the one to drop. */
 export function recentSets(now: Date): { add: string; drop: string } {
-  const bucket = Math.floor(now.getTime() / TOKEN_MEMORY_MS);
-  return { add: `recent${bucket % 3}`, drop: `recent${(bucket + 1) % 3}` };
+  const slot = Math.floor(now.getTime() / RECENT_SET_MS);
+  return { add: `r${slot % RECENT_SETS}`, drop: `r${(slot + 2) % RECENT_SETS}` };
 }
 
-/** Each counter item an intent touches, with its nonzero deltas. */
+/**
+ * The idempotency token of a contact's counted version: 11 base64url characters (66 bits)
+ * of a hash. Only tokens of the same counter item within a minute or so can collide (a
+ * collision would drop one change), so 66 bits are plenty, and each costs 11 bytes.
+ */
+export function countToken(contactId: string, version: number): string {
+  return createHash('sha256').update(`${contactId}#${version}`).digest('base64url').slice(0, 11);
+}
+
+/** The counter shard a token's change is written to: uniform over FUNNEL_SHARDS. */
+export function shardOf(token: string): number {
+  return (createHash('sha256').update(token).digest()[0] as number) % FUNNEL_SHARDS;
+}
+
+/** Each counter item an intent touches (in the shard of its token), with its nonzero deltas. */
 export function counterUpdates(
-  deltas: CounterDeltas,
+  intent: CountIntent,
 ): { key: { pk: string; sk: string }; add: Record<string, number> }[] {
+  const { deltas } = intent;
+  const shard = shardOf(intent.token);
   const nonzero = (values: Record<string, number | undefined>) =>
     Object.fromEntries(
       Object.entries(values).filter((entry): entry is [string, number] => (entry[1] ?? 0) !== 0),
     );
   const updates: { key: { pk: string; sk: string }; add: Record<string, number> }[] = [
-    { key: keys.funnelCurrent, add: nonzero(deltas.current) },
+    { key: keys.funnelCurrent(shard), add: nonzero(deltas.current) },
   ];
   for (const [day, entered] of Object.entries(deltas.entered)) {
-    updates.push({ key: keys.funnelDay(day), add: nonzero(entered) });
+    updates.push({ key: keys.funnelDay(day, shard), add: nonzero(entered) });
   }
   return updates.filter((update) => Object.keys(update.add).length > 0);
+}
+
+/**
+ * Waits for every promise to settle, then throws the first failure. Unlike Promise.all it
+ * never returns while a write is still in flight: a Lambda handler that returned early would
+ * leave it to run in a frozen environment, thawed minutes later, past the token memory.
+ */
+export async function allSettledOrThrow(promises: Iterable<Promise<unknown>>): Promise<void> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((result) => result.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
 }
 
 export const zeroStages = () =>
@@ -161,9 +227,12 @@ export class DynamoFunnelStore implements FunnelStore {
     }
   }
 
-  async apply(intent: CountIntent): Promise<void> {
-    await Promise.all(
-      counterUpdates(intent.deltas).map(async ({ key, add }) => {
+  async apply(intent: CountIntent, options: ApplyOptions = {}): Promise<void> {
+    const unseen = ['applying', ...RECENT_SET_NAMES]
+      .map((set) => `NOT contains(${set}, :token)`)
+      .join(' AND ');
+    await allSettledOrThrow(
+      counterUpdates(intent).map(async ({ key, add }) => {
         const names: Record<string, string> = {};
         const values: Record<string, unknown> = {
           ':token': intent.token,
@@ -182,12 +251,11 @@ export class DynamoFunnelStore implements FunnelStore {
               UpdateExpression: `ADD ${adds.join(', ')}, applying :tokens`,
               // The token is on the item from the apply until it leaves the recent sets: a
               // repeat in that time is refused here, so the deltas land once.
-              ConditionExpression:
-                'NOT contains(applying, :token) AND NOT contains(recent0, :token) AND ' +
-                'NOT contains(recent1, :token) AND NOT contains(recent2, :token)',
+              ConditionExpression: unseen,
               ExpressionAttributeNames: names,
               ExpressionAttributeValues: values,
             }),
+            { abortSignal: options.abortSignal },
           );
         } catch (error) {
           if (!isConditionalCheckFailed(error)) throw error;
@@ -213,8 +281,8 @@ export class DynamoFunnelStore implements FunnelStore {
       if (!isConditionalCheckFailed(error)) throw error;
     }
     const { add, drop } = recentSets(now);
-    await Promise.all(
-      counterUpdates(intent.deltas).map(({ key }) =>
+    await allSettledOrThrow(
+      counterUpdates(intent).map(({ key }) =>
         this.#doc.send(
           new UpdateCommand({
             TableName: this.#tableName,
@@ -228,56 +296,74 @@ export class DynamoFunnelStore implements FunnelStore {
     );
   }
 
-  async current(): Promise<CurrentCounts> {
-    const names = Object.fromEntries(CURRENT_COUNTERS.map((name, i) => [`#c${i}`, name]));
-    const { Item } = await this.#doc.send(
-      new GetCommand({
-        TableName: this.#tableName,
-        Key: keys.funnelCurrent,
-        ProjectionExpression: Object.keys(names).join(', '),
-        ExpressionAttributeNames: names,
-      }),
-    );
-    const counts = zeroCurrent();
-    for (const name of CURRENT_COUNTERS) {
-      const value = Item?.[name];
-      if (typeof value === 'number') counts[name] = value;
-    }
-    return counts;
-  }
-
-  async enteredByDay(from: string, to: string): Promise<DayCounts[]> {
+  /** Every item of the funnel partition whose sort key is in [low, high], counters only. */
+  async #counterItems(
+    low: string,
+    high: string,
+    counters: readonly string[],
+  ): Promise<Record<string, unknown>[]> {
     const names: Record<string, string> = { '#sk': 'sk' };
-    STAGES.forEach((stage, i) => {
-      names[`#s${i}`] = stage;
+    counters.forEach((name, i) => {
+      names[`#c${i}`] = name;
     });
-    const days: DayCounts[] = [];
+    const items: Record<string, unknown>[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await this.#doc.send(
         new QueryCommand({
           TableName: this.#tableName,
-          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-          ExpressionAttributeValues: {
-            ':pk': keys.funnelPartition,
-            ':from': keys.funnelDay(from).sk,
-            ':to': keys.funnelDay(to).sk,
-          },
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :low AND :high',
+          ExpressionAttributeValues: { ':pk': keys.funnelPartition, ':low': low, ':high': high },
           ProjectionExpression: Object.keys(names).join(', '),
           ExpressionAttributeNames: names,
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of page.Items ?? []) {
-        const entered = zeroStages();
-        for (const stage of STAGES) {
-          const value = item[stage];
-          if (typeof value === 'number') entered[stage] = value;
-        }
-        days.push({ day: String(item.sk).slice('DAY#'.length), entered });
-      }
+      items.push(...(page.Items ?? []));
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined);
-    return days;
+    return items;
   }
+
+  async current(): Promise<CurrentCounts> {
+    const prefix = keys.funnelCurrentPrefix;
+    return sumCurrent(await this.#counterItems(prefix, `${prefix}~`, CURRENT_COUNTERS));
+  }
+
+  async enteredByDay(from: string, to: string): Promise<DayCounts[]> {
+    const { low, high } = keys.funnelDays(from, to);
+    return sumDays(await this.#counterItems(low, high, STAGES));
+  }
+}
+
+/** The current counts: each counter summed over the shard items. */
+export function sumCurrent(items: Iterable<Record<string, unknown>>): CurrentCounts {
+  const counts = zeroCurrent();
+  for (const item of items) {
+    for (const name of CURRENT_COUNTERS) {
+      const value = item[name];
+      if (typeof value === 'number') counts[name] += value;
+    }
+  }
+  return counts;
+}
+
+/** The per-day counts of day shard items (sort key `DAY#<day>#<shard>`), oldest day first. */
+export function sumDays(items: Iterable<Record<string, unknown>>): DayCounts[] {
+  const days = new Map<string, Record<Stage, number>>();
+  for (const item of items) {
+    const day = String(item.sk).split('#')[1] as string;
+    let entered = days.get(day);
+    if (entered === undefined) {
+      entered = zeroStages();
+      days.set(day, entered);
+    }
+    for (const stage of STAGES) {
+      const value = item[stage];
+      if (typeof value === 'number') entered[stage] += value;
+    }
+  }
+  return [...days.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([day, entered]) => ({ day, entered }));
 }

@@ -21,6 +21,7 @@ export const INDEX = {
 } as const;
 
 const pad = (sequence: number) => String(sequence).padStart(8, '0');
+const padShard = (shard: number) => String(shard).padStart(2, '0');
 
 /**
  * Every key of the single table. One contact's items share its partition, so reading a
@@ -51,10 +52,19 @@ export const keys = {
    */
   counted: (contactId: string) => ({ pk: `CONTACT#${contactId}`, sk: 'COUNTED' }),
   countedSk: 'COUNTED',
-  /** The funnel's current counts per stage, plus not-contactable, stale and total. */
-  funnelCurrent: { pk: 'FUNNEL', sk: 'CURRENT' },
-  /** Stage changes into each stage on one UTC day (yyyy-mm-dd). */
-  funnelDay: (day: string) => ({ pk: 'FUNNEL', sk: `DAY#${day}` }),
+  /**
+   * One shard of the funnel's current counts per stage, plus not-contactable, stale and total;
+   * the counts are the sum over the shards (lib/store/funnel-store.ts, FUNNEL_SHARDS).
+   */
+  funnelCurrent: (shard: number) => ({ pk: 'FUNNEL', sk: `CURRENT#${padShard(shard)}` }),
+  funnelCurrentPrefix: 'CURRENT#',
+  /** One shard of the stage changes into each stage on one UTC day (yyyy-mm-dd). */
+  funnelDay: (day: string, shard: number) => ({
+    pk: 'FUNNEL',
+    sk: `DAY#${day}#${padShard(shard)}`,
+  }),
+  /** The sort-key range of every shard of the UTC days from `from` to `to`, both included. */
+  funnelDays: (from: string, to: string) => ({ low: `DAY#${from}#`, high: `DAY#${to}#~` }),
   funnelPartition: 'FUNNEL',
   /** The byStage index key of a contact item. */
   byStage: (stage: string, stageChangedAt: string, contactId: string) => ({

@@ -25,16 +25,16 @@ import type {
 import { NEW_DELIVERY_GRACE_MS, pageOfDeliveries } from './delivery-store.ts';
 import { VersionConflictError } from './errors.ts';
 import {
+  type ApplyOptions,
   type CountedMarker,
   type CountIntent,
-  CURRENT_COUNTERS,
   type CurrentCounts,
   counterUpdates,
   type DayCounts,
   type FunnelStore,
   recentSets,
-  zeroCurrent,
-  zeroStages,
+  sumCurrent,
+  sumDays,
 } from './funnel-store.ts';
 import {
   type ChangedContact,
@@ -509,8 +509,9 @@ export class MemoryFunnelStore implements FunnelStore {
     return counter;
   }
 
-  async apply(intent: CountIntent): Promise<void> {
-    for (const { key, add } of counterUpdates(intent.deltas)) {
+  async apply(intent: CountIntent, options: ApplyOptions = {}): Promise<void> {
+    options.abortSignal?.throwIfAborted();
+    for (const { key, add } of counterUpdates(intent)) {
       const counter = this.#counter(key.sk);
       const seen =
         counter.applying.has(intent.token) ||
@@ -527,7 +528,7 @@ export class MemoryFunnelStore implements FunnelStore {
     const marker = this.#markers.get(contactId);
     if (marker?.pending?.token === intent.token) delete marker.pending;
     const { add, drop } = recentSets(now);
-    for (const { key } of counterUpdates(intent.deltas)) {
+    for (const { key } of counterUpdates(intent)) {
       const counter = this.#counter(key.sk);
       counter.applying.delete(intent.token);
       counter.recent.delete(drop);
@@ -537,24 +538,22 @@ export class MemoryFunnelStore implements FunnelStore {
     }
   }
 
+  /** The counter items whose sort key is in [low, high], as the table would return them. */
+  #items(low: string, high: string): Record<string, unknown>[] {
+    return [...this.#counters.entries()]
+      .filter(([sk]) => sk >= low && sk <= high)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([sk, counter]) => ({ sk, ...counter.values }));
+  }
+
   async current(): Promise<CurrentCounts> {
-    const counts = zeroCurrent();
-    const values = this.#counters.get(keys.funnelCurrent.sk)?.values ?? {};
-    for (const name of CURRENT_COUNTERS) counts[name] = values[name] ?? 0;
-    return counts;
+    const prefix = keys.funnelCurrentPrefix;
+    return sumCurrent(this.#items(prefix, `${prefix}~`));
   }
 
   async enteredByDay(from: string, to: string): Promise<DayCounts[]> {
-    const low = keys.funnelDay(from).sk;
-    const high = keys.funnelDay(to).sk;
-    return [...this.#counters.entries()]
-      .filter(([sk]) => sk.startsWith('DAY#') && sk >= low && sk <= high)
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([sk, counter]) => {
-        const entered = zeroStages();
-        for (const stage of STAGES) entered[stage] = counter.values[stage] ?? 0;
-        return { day: sk.slice('DAY#'.length), entered };
-      });
+    const { low, high } = keys.funnelDays(from, to);
+    return sumDays(this.#items(low, high));
   }
 
   /** Tokens each counter item still remembers (a test helper: they must stay few). */
