@@ -1,4 +1,4 @@
-import { STAGES, type Stage } from '../domain/stage.ts';
+import type { Stage } from '../domain/stage.ts';
 import { type ContactDirectory, type ContactSummary, summaryOf } from './contact-directory.ts';
 import {
   type ContactRecord,
