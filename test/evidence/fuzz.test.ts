@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAppConfig } from '../../lib/config/app-config.ts';
+import { STAGES } from '../../lib/domain/stage.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../lib/local/runtime.ts';
 import { type Logger, silentLogger } from '../../lib/observability/logger.ts';
 import { UsageMeter } from '../../lib/observability/usage-meter.ts';
@@ -902,8 +903,11 @@ const providerRequest: fc.Arbitrary<FuzzRequest> = fc
     garbagePayload,
     fc.nat(),
   )
-  .map(([provider, how, payload, n]): FuzzRequest => {
+  .map(([provider, how, generated, n]): FuzzRequest => {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
+    // With valid credentials, text holding an address can be a real message (a reply "From"
+    // someone): garbage has none.
+    const payload = how === 'signed-garbage' ? generated.replaceAll('@', '(at)') : generated;
     let body = payload;
     let path = `/v1/webhooks/email/${provider}`;
     const id = `msg_fuzz_${n}_${randomBytes(4).toString('hex')}`;
@@ -1360,6 +1364,8 @@ describe('fuzzing every route of the running pipeline over HTTP', () => {
     const byRoute: Record<string, Record<string, number>> = {};
     const byKind: Record<string, number> = {};
     const failures: string[] = [];
+    /** Writes answered 2xx: spam dropped as if accepted, webhooks with nothing to queue. */
+    const acceptedWrites: string[] = [];
     let failureCount = 0;
     let next = 0;
     const started = performance.now();
@@ -1392,6 +1398,14 @@ describe('fuzzing every route of the running pipeline over HTTP', () => {
         byRoute[routeKey] = route;
         route[statusClass] = (route[statusClass] ?? 0) + 1;
         byKind[request.kind] = (byKind[request.kind] ?? 0) + 1;
+        if (
+          problem === undefined &&
+          /^2/.test(status) &&
+          !['GET', 'HEAD'].includes(request.method) &&
+          acceptedWrites.length < 40
+        ) {
+          acceptedWrites.push(`${describeRequest(index, request)}\n    -> ${status}`);
+        }
         if (problem !== undefined) {
           failureCount++;
           if (failures.length < 15)
@@ -1415,26 +1429,32 @@ describe('fuzzing every route of the running pipeline over HTTP', () => {
         `  SQS requests during the fuzz: ${JSON.stringify(
           Object.fromEntries(Object.entries(usage).filter(([op]) => op.startsWith('SQS.'))),
         )}`,
+        `  writes answered 2xx (first ${acceptedWrites.length}; none may queue):`,
+        ...acceptedWrites,
         `  violations: ${failureCount}`,
         ...failures,
       ].join('\n'),
     );
 
-    expect(failures, `${failureCount} violations (seed ${SEED})`).toEqual([]);
-    expect(byClass['5xx'] ?? 0).toBe(0);
-    expect(logger.errors).toEqual([]);
+    // Soft: every broken promise of the run is reported at once, not just the first.
+    expect.soft(failures, `${failureCount} violations (seed ${SEED})`).toEqual([]);
+    expect.soft(byClass['5xx'] ?? 0).toBe(0);
+    expect.soft(logger.errors).toEqual([]);
 
     // Nothing queued: not one SendMessage, and both queues empty.
     const queuedBy = 'replay with FUZZ_CONCURRENCY=1 to name the requests that queued';
-    expect(usage['SQS.SendMessage'] ?? 0, `SendMessage: ${queuedBy}`).toBe(0);
-    expect(usage['SQS.SendMessageBatch'] ?? 0, `SendMessageBatch: ${queuedBy}`).toBe(0);
-    expect(await queueDepth(runtime.queues.ingest.url)).toBe(0);
-    expect(await queueDepth(runtime.queues.delivery.url)).toBe(0);
+    expect.soft(usage['SQS.SendMessage'] ?? 0, `SendMessage: ${queuedBy}`).toBe(0);
+    expect.soft(usage['SQS.SendMessageBatch'] ?? 0, `SendMessageBatch: ${queuedBy}`).toBe(0);
+    expect.soft(await queueDepth(runtime.queues.ingest.url)).toBe(0);
+    expect.soft(await queueDepth(runtime.queues.delivery.url)).toBe(0);
 
     // Nothing created or changed.
-    expect(await (await api('/v1/subscriptions')).json()).toEqual(subscriptionsBefore);
-    const contacts = (await (await api('/v1/contacts')).json()) as { items: unknown[] };
-    expect(contacts.items).toEqual([]);
+    expect.soft(await (await api('/v1/subscriptions')).json()).toEqual(subscriptionsBefore);
+    for (const stage of STAGES) {
+      const listed = await api(`/v1/contacts?stage=${stage}`);
+      expect.soft(listed.status).toBe(200);
+      expect.soft(((await listed.json()) as { items?: unknown[] }).items, stage).toEqual([]);
+    }
 
     // Still healthy: /healthz, and one valid submission is queued once and classified. The
     // seeded subscription goes first, so the only SQS send is the submission's own.
@@ -1461,6 +1481,13 @@ describe('fuzzing every route of the running pipeline over HTTP', () => {
     expect(found.items[0]).toMatchObject({ email: 'after.fuzz@example.com', stage: 'lead' });
     const after = meter.snapshot().requests;
     expect((after['SQS.SendMessage'] ?? 0) + (after['SQS.SendMessageBatch'] ?? 0)).toBe(1);
-    expect(await queueDepth(runtime.queues.ingest.url)).toBe(0);
+    // The poller deletes the message once the handler is done, a moment after the contact is
+    // visible: the queue empties then.
+    let depth = await queueDepth(runtime.queues.ingest.url);
+    for (let tries = 0; depth > 0 && tries < 100; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      depth = await queueDepth(runtime.queues.ingest.url);
+    }
+    expect(depth).toBe(0);
   });
 });
