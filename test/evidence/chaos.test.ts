@@ -1,11 +1,15 @@
 import { arch, availableParallelism, loadavg } from 'node:os';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, type QueueAttributeName, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { parseAppConfig } from '../../lib/config/app-config.ts';
+import { contactIdOfDelivery } from '../../lib/delivery/ids.ts';
 import { STAGES, type Stage } from '../../lib/domain/stage.ts';
 import { startLocalRuntime } from '../../lib/local/runtime.ts';
 import { silentLogger } from '../../lib/observability/logger.ts';
+import { keys } from '../../lib/store/keys.ts';
 import { makeTempDir } from '../support/temp-dir.ts';
 import { buildScenario, type SourceCredentials } from './support/chaos-scenario.ts';
 import { chaosIntercept } from './support/faults.ts';
@@ -245,24 +249,56 @@ describe(`chaos run (CHAOS_SEED=${SEED}, ${CONTACTS} contacts)`, () => {
         return ids;
       };
       const openWork = async () => {
-        let open =
-          (await queueDepth(runtime.queues.ingest.url)) +
-          (await queueDepth(runtime.queues.delivery.url));
+        const work = {
+          ingest: await queueDepth(runtime.queues.ingest.url),
+          delivery: await queueDepth(runtime.queues.delivery.url),
+          open: [] as string[],
+        };
         for (const { id } of subscribers)
           for (const status of ['pending', 'failing'])
-            open += (await deliveriesIn(id, status)).length;
-        return open;
+            work.open.push(...(await deliveriesIn(id, status)));
+        return work;
+      };
+      /** What is still open, read from the table itself: for the message of a run that never settles. */
+      const describeOpen = async (deliveryIds: string[]) => {
+        const doc = DynamoDBDocumentClient.from(
+          new DynamoDBClient({
+            region: 'us-east-1',
+            endpoint: runtime.endpoints.dynamo,
+            credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+          }),
+        );
+        const items = [];
+        for (const deliveryId of deliveryIds.slice(0, 10)) {
+          const contactId = contactIdOfDelivery(deliveryId) ?? '';
+          const { Item } = await doc.send(
+            new GetCommand({
+              TableName: runtime.tableName,
+              Key: keys.delivery(contactId, deliveryId),
+            }),
+          );
+          const { message: _message, ...rest } = Item ?? {};
+          items.push(rest);
+        }
+        return items;
       };
       let quietChecks = 0;
+      const progress: string[] = [];
+      let checks = 0;
       while (quietChecks < 2) {
-        if (Date.now() - sentAt > SETTLE_TIMEOUT_MS)
-          throw new Error(`not settled after ${SETTLE_TIMEOUT_MS} ms (seed ${SEED})`);
         await new Promise((resolve) => setTimeout(resolve, 1000));
-        const open = await openWork();
-        quietChecks = open === 0 ? quietChecks + 1 : 0;
-        if (process.env.CHAOS_TRACE)
-          console.log(
-            `t+${Math.round((Date.now() - started) / 1000)}s open ${open} ingest ${await queueDepth(runtime.queues.ingest.url)} delivery ${await queueDepth(runtime.queues.delivery.url)} busy ${JSON.stringify(log.busyMs)} batches ${JSON.stringify(log.batches)}`,
+        const work = await openWork();
+        quietChecks = work.ingest + work.delivery + work.open.length === 0 ? quietChecks + 1 : 0;
+        const line = `t+${Math.round((Date.now() - started) / 1000)}s ingest ${work.ingest} delivery ${work.delivery} open ${work.open.length} batches ${JSON.stringify(log.batches)}`;
+        // One line every ten seconds, and the latest: how the run went if it never settles.
+        if (++checks % 10 === 1) progress.push(line);
+        else progress[progress.length - 1] = line;
+        if (process.env.CHAOS_TRACE) console.log(line);
+        if (Date.now() - sentAt > SETTLE_TIMEOUT_MS)
+          throw new Error(
+            `not settled after ${SETTLE_TIMEOUT_MS} ms (CHAOS_SEED=${SEED})\n${progress.join('\n')}\n` +
+              `open deliveries: ${JSON.stringify(await describeOpen(work.open), null, 1)}\n` +
+              `kills: ${JSON.stringify(log.kills)}`,
           );
       }
       const settledAt = Date.now();
