@@ -17,21 +17,26 @@ import { makeTempDir } from '../support/temp-dir.ts';
  * /openapi.json (so routes added later are fuzzed without touching this file), every email
  * provider's webhook, and paths and methods that do not exist. Whatever arrives:
  *   - never a 5xx, never a dropped connection;
- *   - every 4xx is problem+json whose `status` matches, with no stack trace in it (the one
- *     documented exception: a browser posting a form gets an HTML error page);
+ *   - every 4xx is problem+json whose `status` matches, with no stack trace in it (except
+ *     the documented HTML error page for a browser posting a form, and Node's own bodiless
+ *     431 for headers over its 16 KiB limit, which never reach the app);
  *   - nothing is queued: no SQS SendMessage at all, both queues stay empty;
  *   - no subscription or contact appears, the seeded subscription is unchanged;
  *   - afterwards /healthz answers and one valid submission goes through.
  *
  * FUZZ_SEED picks the sample (printed, so a failure can be replayed); FUZZ_REQUESTS its size.
- * A sample is a prefix-stable sequence: FUZZ_REQUESTS=<index + 1> replays up to request <index>.
+ * The sample is sent 32 at a time (FUZZ_CONCURRENCY), one connection per request. A failure
+ * names its request's index: FUZZ_ONLY=<index,...> with the same seed and size replays just
+ * those, one at a time; FUZZ_CONCURRENCY=1 also names each request that made an SQS send.
+ * Not sent: a forged SES envelope good enough to make the app fetch AWS's signing certificate
+ * (that goes to the internet, and a failed fetch answers 5xx on purpose so that SNS retries).
  */
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_126);
 const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 30_000);
-const CONCURRENCY = Number(process.env.FUZZ_CONCURRENCY ?? 32);
 /** Comma-separated indexes: replay only these requests of the sample, one at a time. */
 const ONLY = process.env.FUZZ_ONLY?.split(',').map(Number);
+const CONCURRENCY = ONLY ? 1 : Number(process.env.FUZZ_CONCURRENCY ?? 32);
 const API_KEY = `lsk_fuzz_${randomBytes(16).toString('hex')}`;
 /** What Node's HTTP parser accepts for all headers together before it answers 431 itself. */
 const NODE_MAX_HEADER_BYTES = 16 * 1024;
