@@ -10,6 +10,13 @@ import { createClassifyHandler } from '../../../lib/classify/classify-handler.ts
 import { eraseContact } from '../../../lib/classify/erase-contact.ts';
 import type { LeadEvent } from '../../../lib/domain/events.ts';
 import type { ContactRecord, StageChange } from '../../../lib/store/contact-store.ts';
+import {
+  type CountIntent,
+  countToken,
+  RECENT_SET_MS,
+  shardOf,
+  TOKEN_MEMORY_MS,
+} from '../../../lib/store/funnel-store.ts';
 import { contactIdFor, keys } from '../../../lib/store/keys.ts';
 import { dynamoBackends, useDynamoTable } from '../../support/dynamo-backends.ts';
 import {
@@ -337,6 +344,62 @@ describe.each(dynamoBackends)('funnel counters, on $name', (backend) => {
         'entered:2025-03-09:lead': 1,
       });
       expect((await h.funnel.counted(contactId))?.pending).toBeUndefined();
+    });
+  });
+
+  describe('the token memory of a counter item', () => {
+    const intent = (contactId: string): CountIntent => ({
+      token: countToken(contactId, 1),
+      deltas: { current: { lead: 1, total: 1 }, entered: { '2025-03-09': { lead: 1 } } },
+    });
+
+    it('refuses a settled token again for TOKEN_MEMORY_MS while others settle, then forgets it', async () => {
+      const h = harness();
+      const first = intent(uniqueEmail('memory-first'));
+      const others = Array.from({ length: 600 }, (_, i) =>
+        intent(uniqueEmail(`memory${i}`)),
+      ).filter((other) => shardOf(other.token) === shardOf(first.token));
+      expect(others.length).toBeGreaterThan(2);
+      const before = await readTally(h.funnel);
+      const settledAt = Date.parse('2025-03-09T12:00:14.000Z');
+      await h.funnel.apply(first);
+      await h.funnel.settle('ct_memory', first, new Date(settledAt));
+      // Other changes settle on the same items every 2 seconds; the repeat is refused throughout.
+      let i = 0;
+      for (let at = settledAt; at <= settledAt + TOKEN_MEMORY_MS; at += 2000) {
+        await h.funnel.settle(
+          'ct_memory',
+          others[i++ % others.length] as CountIntent,
+          new Date(at),
+        );
+        await h.funnel.apply(first);
+      }
+      expect(difference(await readTally(h.funnel), before)).toEqual({
+        'current:lead': 1,
+        'current:total': 1,
+        'entered:2025-03-09:lead': 1,
+      });
+      // A write one set width after the memory drops the token's set: a repeat now would
+      // count again (which is why no worker applies what it read APPLY_WINDOW_MS ago or more).
+      await h.funnel.settle(
+        'ct_memory',
+        others[0] as CountIntent,
+        new Date(settledAt + TOKEN_MEMORY_MS + RECENT_SET_MS),
+      );
+      await h.funnel.apply(first);
+      expect(difference(await readTally(h.funnel), before)).toEqual({
+        'current:lead': 2,
+        'current:total': 2,
+        'entered:2025-03-09:lead': 2,
+      });
+    });
+
+    it('an apply whose window is over sends nothing', async () => {
+      const h = harness();
+      const late = intent(uniqueEmail('aborted'));
+      const before = await readTally(h.funnel);
+      await expect(h.funnel.apply(late, { abortSignal: AbortSignal.abort() })).rejects.toThrow();
+      expect(await readTally(h.funnel)).toEqual(before);
     });
   });
 
