@@ -17,13 +17,28 @@ export interface CountDeps {
   now: () => Date;
   logger: Logger;
   /**
-   * Milliseconds on a monotonic clock (default `performance.now`): the apply window is real
-   * time spent by this worker, whatever the clock the counters' days and token slots use.
+   * Milliseconds on a monotonic clock (default `performance.now`; tests move their own). The
+   * apply window is real time spent by this worker, not time on the `now` clock.
    */
   monotonicMs?: () => number;
 }
 
-const monotonicMs = (deps: CountDeps) => (deps.monotonicMs ?? performance.now.bind(performance))();
+/** A point in this worker's real time, on the monotonic clock and on the system's wall clock. */
+interface Instant {
+  monotonic: number;
+  wall: number;
+}
+
+const instant = (deps: CountDeps): Instant => ({
+  monotonic: deps.monotonicMs?.() ?? performance.now(),
+  wall: Date.now(),
+});
+
+/** Real time since `since`: the larger reading of the two clocks, should one of them stand still. */
+const elapsedSince = (since: Instant, deps: CountDeps): number => {
+  const at = instant(deps);
+  return Math.max(at.monotonic - since.monotonic, at.wall - since.wall);
+};
 
 /** Claims that lose to another writer of the same contact are retried this often. */
 const MAX_CLAIM_ATTEMPTS = 8;
@@ -95,10 +110,10 @@ const isEmpty = (deltas: CounterDeltas) =>
 async function applyWithin(
   contactId: string,
   intent: CountIntent,
-  seenAt: number,
+  seenAt: Instant,
   deps: CountDeps,
 ): Promise<boolean> {
-  const remaining = seenAt + APPLY_WINDOW_MS - monotonicMs(deps);
+  const remaining = APPLY_WINDOW_MS - elapsedSince(seenAt, deps);
   if (remaining <= 0) return false;
   await deps.funnel.apply(intent, { abortSignal: AbortSignal.timeout(Math.ceil(remaining)) });
   await deps.funnel.settle(contactId, intent, deps.now());
@@ -128,7 +143,7 @@ export async function countContact(
   };
   for (let attempt = 1; ; attempt++) {
     // Taken before the read: the intent the read finds was not settled before this time.
-    const readAt = monotonicMs(deps);
+    const readAt = instant(deps);
     let marker = await deps.funnel.counted(contactId);
     if (marker?.pending !== undefined) {
       // A change claimed before but maybe not applied (its worker crashed, or is still at
@@ -149,7 +164,7 @@ export async function countContact(
     const claimed: CountedMarker = isEmpty(deltas)
       ? { ...next }
       : { ...next, pending: { token: countToken(contactId, next.version), deltas } };
-    const claimAt = monotonicMs(deps);
+    const claimAt = instant(deps);
     if (await deps.funnel.claim(contactId, claimed, marker?.version)) {
       if (claimed.pending === undefined) return 'counted';
       if (await applyWithin(contactId, claimed.pending, claimAt, deps)) return 'counted';
