@@ -14,6 +14,9 @@ export const MAX_EVENTS_PER_REQUEST = 500;
  * An activity as a client sends it: any domain event (the schema that validates it), with
  * `id`, `occurredAt` and `source` optional because they have defaults here.
  */
+/** A client's own label of where an event came from. */
+const clientSourceSchema = z.string().min(1).max(96);
+
 const activityEventSchema = z.discriminatedUnion(
   'kind',
   leadEventSchema.options.map((option) =>
@@ -29,7 +32,7 @@ const activityEventSchema = z.discriminatedUnion(
         .datetime({ offset: true })
         .optional()
         .meta({ description: 'Now when absent' }),
-      source: z.string().min(1).max(96).optional().meta({ description: 'Kept as `api:<source>`' }),
+      source: clientSourceSchema.optional().meta({ description: 'Kept as `api:<source>`' }),
     }),
   ) as unknown as [z.ZodObject, ...z.ZodObject[]],
 );
@@ -131,8 +134,13 @@ export function eventRoutes(deps: ApiDeps) {
             ? `api_${clientId}`
             : clientId;
       // The source says where it came in; a client's own label is kept after `api:`.
-      const source =
-        typeof raw.source === 'string' && raw.source !== '' ? `api:${raw.source}` : 'api';
+      const clientSource = clientSourceSchema.optional().safeParse(raw.source);
+      if (!clientSource.success) {
+        for (const issue of clientSource.error.issues)
+          issues.push({ pointer: toPointer(['events', index, 'source']), detail: issue.message });
+        return;
+      }
+      const source = clientSource.data === undefined ? 'api' : `api:${clientSource.data}`;
       const parsed = leadEventSchema.safeParse({ occurredAt: now, ...raw, id, source });
       if (parsed.success) events.push(parsed.data);
       else

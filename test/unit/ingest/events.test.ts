@@ -95,6 +95,34 @@ describe('POST /v1/events', () => {
     expect(a).not.toBe(b);
   });
 
+  it('keeps a client source as api:<source>, and refuses a source that is not 1 to 96 characters of text', async () => {
+    const { app, ingestQueue } = testApi();
+    const call = {
+      kind: 'call_logged',
+      email: 'a@example.com',
+      direction: 'outbound',
+      reached: true,
+    };
+    const accepted = await app.request(
+      '/v1/events',
+      postJson({ events: [{ ...call, source: 'hubspot' }] }, auth),
+    );
+    expect(accepted.status).toBe(202);
+    expect(queued(ingestQueue.sent)[0]?.event.source).toBe('api:hubspot');
+    ingestQueue.sent.splice(0);
+    for (const source of [42, {}, true, null, '', 'x'.repeat(97)]) {
+      const response = await app.request(
+        '/v1/events',
+        postJson({ events: [call, { ...call, source }] }, auth),
+      );
+      const document = await expectProblem(response, 400);
+      expect(document.errors).toEqual([
+        { pointer: '#/events/1/source', detail: expect.any(String) },
+      ]);
+    }
+    expect(ingestQueue.sent).toEqual([]);
+  });
+
   it('refuses a batch with one invalid event with 400 pointing into it, and queues nothing', async () => {
     const { app, ingestQueue } = testApi();
     const events = [
