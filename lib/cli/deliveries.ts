@@ -1,17 +1,9 @@
 import { contactIdOfDelivery } from '../delivery/ids.ts';
+import { DELIVERY_STATUSES } from '../store/delivery-status.ts';
 import { type CommandContext, type CommandGroup, oneOf, stringValue } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
 import { type Column, formatJson, formatTable } from './output.ts';
 import { noteMore, PAGE_OPTIONS, readPages } from './pages.ts';
-
-const DELIVERY_STATUSES = [
-  'pending',
-  'delivered',
-  'failing',
-  'exhausted',
-  'paused',
-  'cancelled',
-] as const;
 
 interface Delivery {
   deliveryId: string;

@@ -14,22 +14,11 @@ import {
   type Page,
   type PageRequest,
 } from './cursor.ts';
+import type { DeliveryStatus } from './delivery-status.ts';
 import { isConditionalCheckFailed } from './errors.ts';
 import { INDEX, keys } from './keys.ts';
 
-/**
- * `pending`: not tried yet; `failing`: tried, a retry is scheduled; `delivered`: a 2xx came
- * back; `exhausted`: every scheduled attempt failed (also recorded in the delivery DLQ);
- * `paused`: its subscription is disabled (sent again when re-enabled); `cancelled`: its
- * subscription was deleted.
- */
-export type DeliveryStatus =
-  | 'pending'
-  | 'delivered'
-  | 'failing'
-  | 'exhausted'
-  | 'paused'
-  | 'cancelled';
+export type { DeliveryStatus } from './delivery-status.ts';
 
 /** One attempt to POST a delivery; the response body is truncated before it is kept. */
 export interface DeliveryAttempt {

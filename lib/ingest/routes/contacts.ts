@@ -6,7 +6,8 @@ import { STAGES } from '../../domain/stage.ts';
 import { type ContactSummary, summaryOf } from '../../store/contact-directory.ts';
 import type { ContactRecord } from '../../store/contact-store.ts';
 import { InvalidCursorError } from '../../store/cursor.ts';
-import type { DeliveryStatus, DeliverySummary } from '../../store/delivery-store.ts';
+import { DELIVERY_STATUSES } from '../../store/delivery-status.ts';
+import type { DeliverySummary } from '../../store/delivery-store.ts';
 import { contactIdFor } from '../../store/keys.ts';
 import { apiKeyAuth } from '../api-key-auth.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -108,15 +109,6 @@ const stageChangeSchema = z
     causedBy: z.string(),
   })
   .openapi('StageChange');
-
-const DELIVERY_STATUSES = [
-  'pending',
-  'delivered',
-  'failing',
-  'exhausted',
-  'paused',
-  'cancelled',
-] as const satisfies readonly DeliveryStatus[];
 
 /**
  * The `Delivery` of a subscription's delivery list, plus `subscriptionId` (a contact's

@@ -8,6 +8,7 @@ import { generateSigningSecret, signDelivery } from '../../delivery/sign.ts';
 import { checkWebhookTargetResolved } from '../../delivery/target-policy.ts';
 import { STAGES } from '../../domain/stage.ts';
 import { InvalidCursorError } from '../../store/cursor.ts';
+import { DELIVERY_STATUSES } from '../../store/delivery-status.ts';
 import type {
   DeliveryRecord,
   DeliveryStatus,
@@ -39,14 +40,6 @@ const COLLECT_PAGE_SIZE = 1_000;
 /** Resumes written at once (each is one conditional UpdateItem). */
 const RESUME_CONCURRENCY = 25;
 
-const DELIVERY_STATUSES = [
-  'pending',
-  'delivered',
-  'failing',
-  'exhausted',
-  'paused',
-  'cancelled',
-] as const satisfies readonly DeliveryStatus[];
 const DISABLED_REASONS = ['gone', 'failing', 'manual'] as const;
 
 const urlSchema = z
