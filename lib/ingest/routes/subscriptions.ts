@@ -23,7 +23,12 @@ import { apiKeyAuth } from '../api-key-auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { problem } from '../problem.ts';
 import { createRouter } from '../router.ts';
-import { problemResponse } from '../schemas.ts';
+import {
+  deliveryAttemptSchema,
+  deliverySchema,
+  deliveryView,
+  problemResponse,
+} from '../schemas.ts';
 
 /** How long a rotated-out secret keeps signing unless the request says otherwise: one day. */
 export const DEFAULT_SECRET_OVERLAP_SECONDS = 86_400;
@@ -185,32 +190,6 @@ const pingResultSchema = z
       .openapi({ description: 'Why there was no answer (refused target, timeout, ...).' }),
   })
   .openapi('PingResult');
-
-const deliveryAttemptSchema = z
-  .object({
-    at: z.string(),
-    statusCode: z.number().int().optional(),
-    latencyMs: z.number().int(),
-    error: z.string().optional(),
-    responseBody: z
-      .string()
-      .optional()
-      .openapi({ description: "The first 1,000 characters of the endpoint's answer." }),
-  })
-  .openapi('DeliveryAttempt');
-
-const deliverySchema = z
-  .object({
-    deliveryId: z.string().openapi({ description: 'The `webhook-id` of every attempt.' }),
-    contactId: z.string(),
-    eventType: z.string(),
-    status: z.enum(DELIVERY_STATUSES),
-    attemptCount: z.number().int(),
-    lastAttempt: deliveryAttemptSchema.optional(),
-    createdAt: z.string(),
-    deliveredAt: z.string().optional(),
-  })
-  .openapi('Delivery');
 
 const deliveryPageSchema = z
   .object({ items: z.array(deliverySchema), nextCursor: z.string().optional() })
@@ -487,30 +466,6 @@ function publicView(subscription: SubscriptionRecord, now: Date) {
       : {}),
     ...(previous.length > 0 ? { previousSecretsExpireAt: previous } : {}),
     createdAt: subscription.createdAt,
-  };
-}
-
-function deliveryView(summary: DeliverySummary) {
-  const attempt = summary.lastAttempt;
-  return {
-    deliveryId: summary.deliveryId,
-    contactId: summary.contactId,
-    eventType: summary.eventType,
-    status: summary.status,
-    attemptCount: summary.attemptCount,
-    ...(attempt !== undefined
-      ? {
-          lastAttempt: {
-            at: attempt.at,
-            latencyMs: attempt.latencyMs,
-            ...(attempt.statusCode !== undefined ? { statusCode: attempt.statusCode } : {}),
-            ...(attempt.error !== undefined ? { error: attempt.error } : {}),
-            ...(attempt.responseBody !== undefined ? { responseBody: attempt.responseBody } : {}),
-          },
-        }
-      : {}),
-    createdAt: summary.createdAt,
-    ...(summary.deliveredAt !== undefined ? { deliveredAt: summary.deliveredAt } : {}),
   };
 }
 
