@@ -169,9 +169,14 @@ export class SqsDeadLetterQueue implements DeadLetterQueue {
     // held while the sweep goes on (so later receives move past them), then are released.
     const held = new Map<string, Message>();
     let capped = false;
+    // A message parked after the redrive began is not sent back by it: it may be one this very
+    // redrive sent back and a worker parked again at once (an unreadable message), which would
+    // otherwise go round until the round limit.
+    const startedAt = Date.now();
     try {
       let wait = 0;
-      for (let round = 0; round < MAX_REDRIVE_ROUNDS; round++) {
+      let round = 0;
+      for (; round < MAX_REDRIVE_ROUNDS; round++) {
         if (wanted !== undefined && done.size >= wanted.size) break;
         if (done.size >= max) {
           capped = true;
@@ -189,6 +194,8 @@ export class SqsDeadLetterQueue implements DeadLetterQueue {
           if (id === undefined || done.has(id)) continue;
           if (!held.has(id)) fresh++;
           held.set(id, message);
+          const parkedAt = Number(message.Attributes?.SentTimestamp ?? 0);
+          if (parkedAt > startedAt) continue;
           if (wanted === undefined || wanted.has(id)) chosen.push(message);
         }
         const outcomes = await Promise.allSettled(
@@ -213,6 +220,8 @@ export class SqsDeadLetterQueue implements DeadLetterQueue {
         else if (wait > 0 || !(await this.#countsMoreThan(held.size))) break;
         else wait = LAST_LOOK_WAIT_SECONDS;
       }
+      // Stopped by the round limit, not by an empty queue: more may be waiting.
+      if (round === MAX_REDRIVE_ROUNDS) capped = true;
     } finally {
       await this.#release([...held.values()]);
     }

@@ -297,4 +297,27 @@ describe('the dead-letter API on the local runtime', () => {
     expect(await queueDepth(sqs, runtime.queues.ingest.dlqUrl)).toBe(0);
     expect(await get('/v1/dead-letters/ingest')).toEqual({ items: [] });
   });
+  it('sends an unreadable message back once per redrive, though the worker parks it again at once', async () => {
+    for (const body of ['not json', '{"v":1,"event":{"kind":"nope"}}']) {
+      await sqs.send(
+        new SendMessageCommand({ QueueUrl: runtime.queues.ingest.dlqUrl, MessageBody: body }),
+      );
+    }
+    const redrive = await fetch(`${runtime.url}/v1/dead-letters/ingest/redrive`, {
+      method: 'POST',
+      headers: auth,
+    });
+    expect(redrive.status).toBe(200);
+    expect(await redrive.json()).toEqual({ redriven: 2, capped: false });
+    // Classify parks both again with the reason; a second redrive sends each back once more.
+    await waitUntil(
+      async () => (await queueDepth(sqs, runtime.queues.ingest.dlqUrl)) === 2,
+      'the unreadable messages to be parked again',
+    );
+    const again = await fetch(`${runtime.url}/v1/dead-letters/ingest/redrive`, {
+      method: 'POST',
+      headers: auth,
+    });
+    expect(await again.json()).toEqual({ redriven: 2, capped: false });
+  });
 });
