@@ -32,9 +32,16 @@ export function formatCell(value: unknown): string {
   if (typeof value === 'boolean') return value ? 'yes' : 'no';
   if (Array.isArray(value)) return value.length === 0 ? '-' : value.map(formatCell).join(', ');
   if (typeof value === 'object') return JSON.stringify(value);
-  // One line per row: line breaks inside a value would break the table.
-  return String(value).replace(/\s*[\r\n]+\s*/g, ' ');
+  // One line per row: line breaks inside a value would break the table. Control characters
+  // (ESC and the rest) are shown as U+FFFD: a name typed into a public form must not be able to
+  // clear the operator's screen, retitle the window or plant a hyperlink.
+  return String(value)
+    .replace(/\s*[\r\n]+\s*/g, ' ')
+    .replace(TERMINAL_CONTROL, '\uFFFD');
 }
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point.
+const TERMINAL_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 
 function cut(text: string, maxWidth: number): string {
   const chars = [...text];

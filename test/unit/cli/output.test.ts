@@ -38,6 +38,19 @@ describe('table output', () => {
     expect(formatCell('two\r\n  lines')).toBe('two lines');
   });
 
+  it('shows terminal control characters from submitted data as U+FFFD, in tables and fields', () => {
+    const name = 'Ev\u001b[2J\u001b]0;pwned\u0007il\u009b';
+    expect(formatCell(name)).toBe('Ev\uFFFD[2J\uFFFD]0;pwned\uFFFDil\uFFFD');
+    const controls = ['\u001b', '\u0007', '\u009b'];
+    const fields = formatFields([['name', name]]);
+    const table = formatTable([{ name }], [{ header: 'NAME', value: (row) => row.name }]);
+    for (const control of controls) {
+      expect(fields).not.toContain(control);
+      expect(table).not.toContain(control);
+    }
+    expect(formatCell('Anna Schmidt – Müller GmbH')).toBe('Anna Schmidt – Müller GmbH');
+  });
+
   it('aligns label-value pairs', () => {
     expect(
       formatFields([
