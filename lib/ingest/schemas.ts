@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import type { Page } from '../store/cursor.ts';
 import { DELIVERY_STATUSES } from '../store/delivery-status.ts';
 import type { DeliverySummary } from '../store/delivery-store.ts';
 import type { ProblemDetails } from './problem.ts';
@@ -17,6 +18,44 @@ export const problemSchema = z
 export function problemResponse(description: string) {
   return { description, content: { 'application/problem+json': { schema: problemSchema } } };
 }
+
+/** A JSON response entry for a route's `responses`. */
+export function jsonResponse<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { 'application/json': { schema } } };
+}
+
+/** The `limit` and `cursor` query parameters of a paged list. */
+export const pageQuery = {
+  limit: z.coerce.number().int().min(1).max(100).default(25),
+  cursor: z
+    .string()
+    .max(2048)
+    .optional()
+    .openapi({ description: 'The `nextCursor` of the previous page' }),
+};
+
+/** One page of `item`s, registered as the component `name`. */
+export const pageOf = <T extends z.ZodType>(item: T, name: string) =>
+  z.object({ items: z.array(item), nextCursor: z.string().optional() }).openapi(name);
+
+/** A page as a list answers it: each item in its view, and the next page's cursor if any. */
+export function pageBody<T, V>(page: Page<T>, view: (item: T) => V) {
+  return {
+    items: page.items.map(view),
+    ...(page.nextCursor !== undefined ? { nextCursor: page.nextCursor } : {}),
+  };
+}
+
+/** The problem for a `cursor` the list did not hand out. */
+export const invalidCursorProblem = {
+  type: '/problems/invalid-cursor',
+  title: 'Invalid cursor',
+  detail: 'The cursor is not one this list handed out; start again without it.',
+  errors: [{ pointer: '#/cursor', detail: 'not valid for this list' }],
+};
+
+/** A stage reason: a machine-readable code with one human sentence. */
+export const reasonSchema = z.object({ code: z.string(), message: z.string() });
 
 /** One attempt to send a delivery (`DeliveryAttempt` in the OpenAPI document). */
 export const deliveryAttemptSchema = z

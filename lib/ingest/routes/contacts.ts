@@ -12,7 +12,17 @@ import { apiKeyAuth } from '../api-key-auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { problem } from '../problem.ts';
 import { createRouter } from '../router.ts';
-import { deliverySchema, deliveryView, problemResponse } from '../schemas.ts';
+import {
+  deliverySchema,
+  deliveryView,
+  invalidCursorProblem,
+  jsonResponse,
+  pageBody,
+  pageOf,
+  pageQuery,
+  problemResponse,
+  reasonSchema,
+} from '../schemas.ts';
 
 const security = [{ bearerAuth: [] }];
 const contactIdParam = z.object({
@@ -21,15 +31,6 @@ const contactIdParam = z.object({
     .regex(/^ct_[0-9a-f]{24}$/, 'a contact id such as ct_97f63aac346999c85faa4657')
     .openapi({ example: 'ct_97f63aac346999c85faa4657' }),
 });
-const pageQuery = {
-  limit: z.coerce.number().int().min(1).max(100).default(25),
-  cursor: z
-    .string()
-    .max(2048)
-    .optional()
-    .openapi({ description: 'The `nextCursor` of the previous page' }),
-};
-const reasonSchema = z.object({ code: z.string(), message: z.string() });
 const flagsSchema = z.object({
   contactable: z.boolean(),
   stale: z.boolean(),
@@ -81,9 +82,6 @@ const contactSummarySchema = z
   })
   .openapi('ContactSummary');
 
-const pageOf = <T extends z.ZodType>(item: T, name: string) =>
-  z.object({ items: z.array(item), nextCursor: z.string().optional() }).openapi(name);
-
 const timelineEntrySchema = z
   .object({
     eventId: z.string(),
@@ -118,10 +116,6 @@ const contactDeliverySchema = z
   .object({ ...deliverySchema.shape, subscriptionId: z.string() })
   .openapi('ContactDelivery');
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
 const unauthorized = problemResponse('Missing or invalid API key.');
 const notFound = problemResponse('No contact with this id (or it was erased).');
 
@@ -132,7 +126,7 @@ const getContactRoute = createRoute({
   security,
   request: { params: contactIdParam },
   responses: {
-    200: json(contactSchema, 'The contact.'),
+    200: jsonResponse(contactSchema, 'The contact.'),
     400: problemResponse('Not a contact id.'),
     401: unauthorized,
     404: notFound,
@@ -152,7 +146,7 @@ const listContactsRoute = createRoute({
     }),
   },
   responses: {
-    200: json(pageOf(contactSummarySchema, 'ContactPage'), 'One page of contacts.'),
+    200: jsonResponse(pageOf(contactSummarySchema, 'ContactPage'), 'One page of contacts.'),
     400: problemResponse('Neither `email` nor `stage` given, or a bad cursor.'),
     401: unauthorized,
   },
@@ -165,7 +159,7 @@ const timelineRoute = createRoute({
   security,
   request: { params: contactIdParam, query: z.object(pageQuery) },
   responses: {
-    200: json(pageOf(timelineEntrySchema, 'TimelinePage'), 'One page of the timeline.'),
+    200: jsonResponse(pageOf(timelineEntrySchema, 'TimelinePage'), 'One page of the timeline.'),
     400: problemResponse('Bad cursor.'),
     401: unauthorized,
     404: notFound,
@@ -179,7 +173,10 @@ const stageHistoryRoute = createRoute({
   security,
   request: { params: contactIdParam, query: z.object(pageQuery) },
   responses: {
-    200: json(pageOf(stageChangeSchema, 'StageHistoryPage'), 'One page of the stage history.'),
+    200: jsonResponse(
+      pageOf(stageChangeSchema, 'StageHistoryPage'),
+      'One page of the stage history.',
+    ),
     400: problemResponse('Bad cursor.'),
     401: unauthorized,
     404: notFound,
@@ -196,14 +193,10 @@ const contactDeliveriesRoute = createRoute({
   security,
   request: { params: contactIdParam, query: z.object(pageQuery) },
   responses: {
-    200: {
-      description: 'One page of deliveries.',
-      content: {
-        'application/json': {
-          schema: pageOf(contactDeliverySchema, 'ContactDeliveryPage'),
-        },
-      },
-    },
+    200: jsonResponse(
+      pageOf(contactDeliverySchema, 'ContactDeliveryPage'),
+      'One page of deliveries.',
+    ),
     400: problemResponse('Bad limit or cursor.'),
     401: unauthorized,
     404: notFound,
@@ -282,12 +275,6 @@ const notFoundProblem = (id: string) => ({
   title: 'Not found',
   detail: `No contact with id "${id}".`,
 });
-const badCursor = {
-  type: '/problems/invalid-cursor',
-  title: 'Invalid cursor',
-  detail: 'The cursor is not one this list handed out; start again without it.',
-  errors: [{ pointer: '#/cursor', detail: 'not valid for this list' }],
-};
 
 /** A `ContactDelivery`: the `Delivery` with its subscription after the contact. */
 function contactDeliveryView(summary: DeliverySummary) {
@@ -323,15 +310,9 @@ export function contactRoutes(deps: ApiDeps) {
           limit,
           ...(cursor ? { cursor } : {}),
         });
-        return c.json(
-          {
-            items: page.items.map(listItem),
-            ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
-          },
-          200,
-        );
+        return c.json(pageBody(page, listItem), 200);
       } catch (error) {
-        if (error instanceof InvalidCursorError) return problem(c, 400, badCursor);
+        if (error instanceof InvalidCursorError) return problem(c, 400, invalidCursorProblem);
         throw error;
       }
     })
@@ -348,14 +329,11 @@ export function contactRoutes(deps: ApiDeps) {
       try {
         const page = await deps.history.timeline(id, { limit, ...(cursor ? { cursor } : {}) });
         return c.json(
-          {
-            items: page.items.map(({ contactId: _contactId, ...entry }) => entry),
-            ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
-          },
+          pageBody(page, ({ contactId: _contactId, ...entry }) => entry),
           200,
         );
       } catch (error) {
-        if (error instanceof InvalidCursorError) return problem(c, 400, badCursor);
+        if (error instanceof InvalidCursorError) return problem(c, 400, invalidCursorProblem);
         throw error;
       }
     })
@@ -366,14 +344,11 @@ export function contactRoutes(deps: ApiDeps) {
       try {
         const page = await deps.history.stageHistory(id, { limit, ...(cursor ? { cursor } : {}) });
         return c.json(
-          {
-            items: page.items.map(({ contactId: _contactId, ...change }) => change),
-            ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
-          },
+          pageBody(page, ({ contactId: _contactId, ...change }) => change),
           200,
         );
       } catch (error) {
-        if (error instanceof InvalidCursorError) return problem(c, 400, badCursor);
+        if (error instanceof InvalidCursorError) return problem(c, 400, invalidCursorProblem);
         throw error;
       }
     })
@@ -386,15 +361,9 @@ export function contactRoutes(deps: ApiDeps) {
           limit,
           ...(cursor ? { cursor } : {}),
         });
-        return c.json(
-          {
-            items: page.items.map(contactDeliveryView),
-            ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
-          },
-          200,
-        );
+        return c.json(pageBody(page, contactDeliveryView), 200);
       } catch (error) {
-        if (error instanceof InvalidCursorError) return problem(c, 400, badCursor);
+        if (error instanceof InvalidCursorError) return problem(c, 400, invalidCursorProblem);
         throw error;
       }
     })

@@ -7,7 +7,7 @@ import { apiKeyAuth } from '../api-key-auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { problem } from '../problem.ts';
 import { createRouter } from '../router.ts';
-import { problemResponse } from '../schemas.ts';
+import { jsonResponse, problemResponse } from '../schemas.ts';
 
 /** The queues that have a dead-letter queue, by the name the API uses. */
 export const DEAD_LETTER_QUEUE_NAMES = ['ingest', 'delivery'] as const;
@@ -19,10 +19,6 @@ export const MAX_REDRIVE_IDS = 100;
 const security = [{ bearerAuth: [] }];
 const unauthorized = problemResponse('Missing or invalid API key.');
 const noQueue = problemResponse('No dead-letter queue of that name (`ingest` or `delivery`).');
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
 
 const queueParams = z.object({
   queue: z
@@ -109,7 +105,7 @@ const listQueuesRoute = createRoute({
   path: '/v1/dead-letters',
   summary: 'The dead-letter queues and how many messages each holds',
   security,
-  responses: { 200: json(queueCountsSchema, 'Each dead-letter queue.'), 401: unauthorized },
+  responses: { 200: jsonResponse(queueCountsSchema, 'Each dead-letter queue.'), 401: unauthorized },
 });
 
 const listMessagesRoute = createRoute({
@@ -126,7 +122,7 @@ const listMessagesRoute = createRoute({
     query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(50) }),
   },
   responses: {
-    200: json(
+    200: jsonResponse(
       z.object({ items: z.array(deadLetterSchema) }).openapi('DeadLetterList'),
       'Up to `limit` parked messages, oldest first.',
     ),
@@ -151,7 +147,7 @@ const redriveRoute = createRoute({
     body: { required: false, content: { 'application/json': { schema: redriveBodySchema } } },
   },
   responses: {
-    200: json(redriveResultSchema, 'How many messages went back.'),
+    200: jsonResponse(redriveResultSchema, 'How many messages went back.'),
     400: problemResponse('The body is not valid.'),
     401: unauthorized,
     404: noQueue,

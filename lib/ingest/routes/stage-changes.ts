@@ -6,9 +6,15 @@ import { apiKeyAuth } from '../api-key-auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { problem } from '../problem.ts';
 import { createRouter } from '../router.ts';
-import { problemResponse } from '../schemas.ts';
-
-const reasonSchema = z.object({ code: z.string(), message: z.string() });
+import {
+  invalidCursorProblem,
+  jsonResponse,
+  pageBody,
+  pageOf,
+  pageQuery,
+  problemResponse,
+  reasonSchema,
+} from '../schemas.ts';
 
 const recentChangeSchema = z
   .object({
@@ -40,25 +46,14 @@ const recentChangesRoute = createRoute({
   request: {
     query: z.object({
       stage: z.enum(STAGES).optional(),
-      limit: z.coerce.number().int().min(1).max(100).default(25),
-      cursor: z
-        .string()
-        .max(2048)
-        .optional()
-        .openapi({ description: 'The `nextCursor` of the previous page' }),
+      ...pageQuery,
     }),
   },
   responses: {
-    200: {
-      description: 'One page of stage changes.',
-      content: {
-        'application/json': {
-          schema: z
-            .object({ items: z.array(recentChangeSchema), nextCursor: z.string().optional() })
-            .openapi('RecentStageChangePage'),
-        },
-      },
-    },
+    200: jsonResponse(
+      pageOf(recentChangeSchema, 'RecentStageChangePage'),
+      'One page of stage changes.',
+    ),
     400: problemResponse('Bad stage, limit or cursor.'),
     401: problemResponse('Missing or invalid API key.'),
   },
@@ -92,22 +87,9 @@ export function stageChangeRoutes(deps: ApiDeps) {
         ...(stage !== undefined ? { stage } : {}),
         ...(cursor !== undefined ? { cursor } : {}),
       });
-      return c.json(
-        {
-          items: page.items.map(listItem),
-          ...(page.nextCursor !== undefined ? { nextCursor: page.nextCursor } : {}),
-        },
-        200,
-      );
+      return c.json(pageBody(page, listItem), 200);
     } catch (error) {
-      if (error instanceof InvalidCursorError) {
-        return problem(c, 400, {
-          type: '/problems/invalid-cursor',
-          title: 'Invalid cursor',
-          detail: 'The cursor is not one this list handed out; start again without it.',
-          errors: [{ pointer: '#/cursor', detail: 'not valid for this list' }],
-        });
-      }
+      if (error instanceof InvalidCursorError) return problem(c, 400, invalidCursorProblem);
       throw error;
     }
   });

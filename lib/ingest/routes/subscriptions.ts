@@ -27,6 +27,11 @@ import {
   deliveryAttemptSchema,
   deliverySchema,
   deliveryView,
+  invalidCursorProblem,
+  jsonResponse,
+  pageBody,
+  pageOf,
+  pageQuery,
   problemResponse,
 } from '../schemas.ts';
 
@@ -191,9 +196,7 @@ const pingResultSchema = z
   })
   .openapi('PingResult');
 
-const deliveryPageSchema = z
-  .object({ items: z.array(deliverySchema), nextCursor: z.string().optional() })
-  .openapi('DeliveryPage');
+const deliveryPageSchema = pageOf(deliverySchema, 'DeliveryPage');
 
 const replayBodySchema = z
   .strictObject({
@@ -224,10 +227,6 @@ const noDelivery = (subscriptionId: string, deliveryId: string) => ({
 });
 const unauthorized = problemResponse('Missing or invalid API key.');
 const notFound = problemResponse('No subscription with this id.');
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
 
 const createSubscriptionRoute = createRoute({
   method: 'post',
@@ -238,7 +237,7 @@ const createSubscriptionRoute = createRoute({
     body: { required: true, content: { 'application/json': { schema: createBodySchema } } },
   },
   responses: {
-    201: json(createdSchema, 'Created; the secret is in this response only.'),
+    201: jsonResponse(createdSchema, 'Created; the secret is in this response only.'),
     400: problemResponse('The body is not valid, or the URL is not an allowed target.'),
     401: unauthorized,
   },
@@ -250,7 +249,7 @@ const listSubscriptionsRoute = createRoute({
   summary: 'List the subscriptions with their health (never their secrets)',
   security,
   responses: {
-    200: json(
+    200: jsonResponse(
       z.object({ items: z.array(subscriptionSchema) }).openapi('SubscriptionList'),
       'Every subscription, oldest first.',
     ),
@@ -265,7 +264,7 @@ const getSubscriptionRoute = createRoute({
   security,
   request: { params: idParams },
   responses: {
-    200: json(subscriptionSchema, 'The subscription (without its secret).'),
+    200: jsonResponse(subscriptionSchema, 'The subscription (without its secret).'),
     401: unauthorized,
     404: notFound,
   },
@@ -284,7 +283,7 @@ const updateSubscriptionRoute = createRoute({
     body: { required: true, content: { 'application/json': { schema: updateBodySchema } } },
   },
   responses: {
-    200: json(updatedSchema, 'The subscription as it is now.'),
+    200: jsonResponse(updatedSchema, 'The subscription as it is now.'),
     400: problemResponse('The body is not valid, or the URL is not an allowed target.'),
     401: unauthorized,
     404: notFound,
@@ -317,7 +316,7 @@ const rotateSecretRoute = createRoute({
     body: { required: false, content: { 'application/json': { schema: rotateBodySchema } } },
   },
   responses: {
-    200: json(rotatedSchema, 'Rotated; the new secret is in this response only.'),
+    200: jsonResponse(rotatedSchema, 'Rotated; the new secret is in this response only.'),
     400: problemResponse('The body is not valid.'),
     401: unauthorized,
     404: notFound,
@@ -335,7 +334,7 @@ const pingRoute = createRoute({
   security,
   request: { params: idParams },
   responses: {
-    200: json(pingResultSchema, 'What the endpoint answered (also when it failed).'),
+    200: jsonResponse(pingResultSchema, 'What the endpoint answered (also when it failed).'),
     401: unauthorized,
     404: notFound,
   },
@@ -350,16 +349,11 @@ const listDeliveriesRoute = createRoute({
     params: idParams,
     query: z.object({
       status: z.enum(DELIVERY_STATUSES).optional(),
-      limit: z.coerce.number().int().min(1).max(100).default(25),
-      cursor: z
-        .string()
-        .max(2048)
-        .optional()
-        .openapi({ description: 'The `nextCursor` of the previous page' }),
+      ...pageQuery,
     }),
   },
   responses: {
-    200: json(deliveryPageSchema, 'One page of deliveries.'),
+    200: jsonResponse(deliveryPageSchema, 'One page of deliveries.'),
     400: problemResponse('Bad status, limit or cursor.'),
     401: unauthorized,
     404: notFound,
@@ -385,7 +379,7 @@ const getDeliveryRoute = createRoute({
   security,
   request: { params: deliveryParams },
   responses: {
-    200: json(deliveryDetailSchema, 'The delivery.'),
+    200: jsonResponse(deliveryDetailSchema, 'The delivery.'),
     400: problemResponse('Not a delivery id of this API.'),
     401: unauthorized,
     404: problemResponse('No such subscription, or no such delivery of it.'),
@@ -403,7 +397,7 @@ const redeliverRoute = createRoute({
   security,
   request: { params: deliveryParams },
   responses: {
-    202: json(
+    202: jsonResponse(
       z.object({ deliveryId: z.string() }).openapi('RedeliveryAccepted'),
       'Queued for sending.',
     ),
@@ -428,7 +422,7 @@ const replayRoute = createRoute({
     body: { required: true, content: { 'application/json': { schema: replayBodySchema } } },
   },
   responses: {
-    202: json(
+    202: jsonResponse(
       z
         .object({
           resumed: z.number().int(),
@@ -488,13 +482,6 @@ async function forEachLimited<T>(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }
-
-const badCursor = {
-  type: '/problems/invalid-cursor',
-  title: 'Invalid cursor',
-  detail: 'The cursor is not one this list handed out; start again without it.',
-  errors: [{ pointer: '#/cursor', detail: 'not valid for this list' }],
-};
 
 const invalidTarget = (refusal: string) => ({
   type: '/problems/validation',
@@ -747,15 +734,9 @@ export function subscriptionRoutes(deps: ApiDeps) {
           ...(status !== undefined ? { status } : {}),
           ...(cursor !== undefined ? { cursor } : {}),
         });
-        return c.json(
-          {
-            items: page.items.map(deliveryView),
-            ...(page.nextCursor !== undefined ? { nextCursor: page.nextCursor } : {}),
-          },
-          200,
-        );
+        return c.json(pageBody(page, deliveryView), 200);
       } catch (error) {
-        if (error instanceof InvalidCursorError) return problem(c, 400, badCursor);
+        if (error instanceof InvalidCursorError) return problem(c, 400, invalidCursorProblem);
         throw error;
       }
     })
