@@ -9,7 +9,9 @@ import {
   type CountIntent,
   type CurrentCounter,
   countToken,
+  FUNNEL_PATH,
   type FunnelStore,
+  type PathStage,
 } from '../store/funnel-store.ts';
 
 export interface CountDeps {
@@ -62,14 +64,34 @@ export function erasedState(version: number, sequence: number): CountedState {
 }
 
 /**
+ * A stage's place on the forward path: -1 below `lead` (a new contact, or one coming back
+ * from `disqualified`, which lib/domain/stage.ts ranks below lead), null for `disqualified`
+ * as a destination (a side exit reaches nothing).
+ */
+function pathRank(stage: Stage | null): number {
+  return stage === null || stage === 'disqualified' ? -1 : FUNNEL_PATH.indexOf(stage as PathStage);
+}
+
+/**
+ * The path stages a change reaches: those above where it came from, up to where it went
+ * (a lead going straight to prospect reaches qualified and prospect). A move back, sideways
+ * or into `disqualified` reaches none.
+ */
+export function reachedBy(from: Stage | null, to: Stage): PathStage[] {
+  if (to === 'disqualified') return [];
+  return FUNNEL_PATH.slice(pathRank(from) + 1, pathRank(to) + 1);
+}
+
+/**
  * What moving the counters from `old` (undefined: never counted) to `next` adds: the old
  * stage and flags out, the new ones in, and each stage change after the old sequence (up to
- * the new one) into the "entered" counter of its UTC day.
+ * the new one) into the "entered" counter of its UTC day, and into the "reached" counters of
+ * the path stages it reached.
  */
 export function countDeltas(
   old: CountedState | undefined,
   next: CountedState,
-  changes: readonly Pick<StageChange, 'sequence' | 'to' | 'at'>[],
+  changes: readonly Pick<StageChange, 'sequence' | 'from' | 'to' | 'at'>[],
 ): CounterDeltas {
   const current: Partial<Record<CurrentCounter, number>> = {};
   const add = (counter: CurrentCounter, delta: number) => {
@@ -87,6 +109,7 @@ export function countDeltas(
   count(old, -1);
   count(next, 1);
   const entered: Record<string, Partial<Record<Stage, number>>> = {};
+  const reached: Record<string, Partial<Record<PathStage, number>>> = {};
   const after = old?.sequence ?? 0;
   for (const change of changes) {
     if (change.sequence <= after || change.sequence > next.sequence) continue;
@@ -94,12 +117,19 @@ export function countDeltas(
     const counts = entered[day] ?? {};
     counts[change.to] = (counts[change.to] ?? 0) + 1;
     entered[day] = counts;
+    const stages = reachedBy(change.from, change.to);
+    if (stages.length === 0) continue;
+    const reachedCounts = reached[day] ?? {};
+    for (const stage of stages) reachedCounts[stage] = (reachedCounts[stage] ?? 0) + 1;
+    reached[day] = reachedCounts;
   }
-  return { current, entered };
+  return { current, entered, reached };
 }
 
 const isEmpty = (deltas: CounterDeltas) =>
-  Object.keys(deltas.current).length === 0 && Object.keys(deltas.entered).length === 0;
+  Object.keys(deltas.current).length === 0 &&
+  Object.keys(deltas.entered).length === 0 &&
+  Object.keys(deltas.reached ?? {}).length === 0;
 
 /**
  * Applies an intent found in (or just claimed into) the marker, then settles it, if the read
@@ -129,7 +159,7 @@ async function applyWithin(
 export async function countContact(
   contactId: string,
   next: CountedState,
-  changes: readonly Pick<StageChange, 'sequence' | 'to' | 'at'>[],
+  changes: readonly Pick<StageChange, 'sequence' | 'from' | 'to' | 'at'>[],
   deps: CountDeps,
 ): Promise<'counted' | 'already_counted'> {
   let claimedByThis = false;

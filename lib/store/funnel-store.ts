@@ -14,6 +14,16 @@ import { keys } from './keys.ts';
 export const CURRENT_COUNTERS = [...STAGES, 'total', 'notContactable', 'stale'] as const;
 export type CurrentCounter = (typeof CURRENT_COUNTERS)[number];
 
+/**
+ * The forward path of the funnel, lowest first (the order of lib/domain/stage.ts);
+ * `disqualified` is a side exit, not on it.
+ */
+export const FUNNEL_PATH = ['lead', 'qualified', 'prospect', 'sales_ready'] as const;
+export type PathStage = (typeof FUNNEL_PATH)[number];
+
+/** The day item's attribute counting the stage changes that reached `stage` (or went past it). */
+export const reachedCounter = (stage: PathStage) => `reached_${stage}` as const;
+
 /** What the counters hold of one contact. */
 export interface CountedState {
   /** The counted stage; null when the contact is not counted (erased). */
@@ -31,6 +41,12 @@ export interface CounterDeltas {
   current: Partial<Record<CurrentCounter, number>>;
   /** UTC day (yyyy-mm-dd) -> stage -> stage changes into it. */
   entered: Record<string, Partial<Record<Stage, number>>>;
+  /**
+   * UTC day -> path stage -> forward stage changes that reached it: from below the stage to
+   * it or beyond. Written to the same day item as `entered` (attributes `reached_<stage>`).
+   * Absent in intents claimed before these counters existed.
+   */
+  reached?: Record<string, Partial<Record<PathStage, number>>>;
 }
 
 /** A change to the counters, claimed in the marker before it is applied; the token makes it apply once. */
@@ -46,10 +62,11 @@ export interface CountedMarker extends CountedState {
 
 export type CurrentCounts = Record<CurrentCounter, number>;
 
-/** Stage changes into each stage on one UTC day. */
+/** Stage changes into each stage, and forward changes that reached each path stage, on one UTC day. */
 export interface DayCounts {
   day: string;
   entered: Record<Stage, number>;
+  reached: Record<PathStage, number>;
 }
 
 /** Options of the counter writes that must not land late. */
@@ -80,7 +97,7 @@ export interface FunnelStore {
   settle(contactId: string, intent: CountIntent, now: Date): Promise<void>;
   /** The current counts, summed over the shards (zero for a counter never written). */
   current(): Promise<CurrentCounts>;
-  /** The per-day "entered" counts of the UTC days in [from, to] that have any, oldest first. */
+  /** The per-day "entered" and "reached" counts of the UTC days in [from, to] that have any, oldest first. */
   enteredByDay(from: string, to: string): Promise<DayCounts[]>;
 }
 
@@ -157,8 +174,15 @@ export function counterUpdates(
   const updates: { key: { pk: string; sk: string }; add: Record<string, number> }[] = [
     { key: keys.funnelCurrent(shard), add: nonzero(deltas.current) },
   ];
-  for (const [day, entered] of Object.entries(deltas.entered)) {
-    updates.push({ key: keys.funnelDay(day, shard), add: nonzero(entered) });
+  // A day's reached counters go to the same item as its entered counters: no extra write.
+  const reached = deltas.reached ?? {};
+  const days = new Set([...Object.keys(deltas.entered), ...Object.keys(reached)]);
+  for (const day of days) {
+    const add: Record<string, number | undefined> = { ...deltas.entered[day] };
+    for (const [stage, delta] of Object.entries(reached[day] ?? {})) {
+      add[reachedCounter(stage as PathStage)] = delta;
+    }
+    updates.push({ key: keys.funnelDay(day, shard), add: nonzero(add) });
   }
   return updates.filter((update) => Object.keys(update.add).length > 0);
 }
@@ -176,6 +200,8 @@ export async function allSettledOrThrow(promises: Iterable<Promise<unknown>>): P
 
 export const zeroStages = () =>
   Object.fromEntries(STAGES.map((stage) => [stage, 0])) as Record<Stage, number>;
+export const zeroPath = () =>
+  Object.fromEntries(FUNNEL_PATH.map((stage) => [stage, 0])) as Record<PathStage, number>;
 export const zeroCurrent = () =>
   Object.fromEntries(CURRENT_COUNTERS.map((name) => [name, 0])) as CurrentCounts;
 
@@ -332,9 +358,12 @@ export class DynamoFunnelStore implements FunnelStore {
 
   async enteredByDay(from: string, to: string): Promise<DayCounts[]> {
     const { low, high } = keys.funnelDays(from, to);
-    return sumDays(await this.#counterItems(low, high, STAGES));
+    return sumDays(await this.#counterItems(low, high, DAY_COUNTERS));
   }
 }
+
+/** The attributes of a day item: entered per stage, reached per path stage. */
+const DAY_COUNTERS = [...STAGES, ...FUNNEL_PATH.map(reachedCounter)];
 
 /** The current counts: each counter summed over the shard items. */
 export function sumCurrent(items: Iterable<Record<string, unknown>>): CurrentCounts {
@@ -350,20 +379,22 @@ export function sumCurrent(items: Iterable<Record<string, unknown>>): CurrentCou
 
 /** The per-day counts of day shard items (sort key `DAY#<day>#<shard>`), oldest day first. */
 export function sumDays(items: Iterable<Record<string, unknown>>): DayCounts[] {
-  const days = new Map<string, Record<Stage, number>>();
+  const days = new Map<string, DayCounts>();
   for (const item of items) {
     const day = String(item.sk).split('#')[1] as string;
-    let entered = days.get(day);
-    if (entered === undefined) {
-      entered = zeroStages();
-      days.set(day, entered);
+    let counts = days.get(day);
+    if (counts === undefined) {
+      counts = { day, entered: zeroStages(), reached: zeroPath() };
+      days.set(day, counts);
     }
     for (const stage of STAGES) {
       const value = item[stage];
-      if (typeof value === 'number') entered[stage] += value;
+      if (typeof value === 'number') counts.entered[stage] += value;
+    }
+    for (const stage of FUNNEL_PATH) {
+      const value = item[reachedCounter(stage)];
+      if (typeof value === 'number') counts.reached[stage] += value;
     }
   }
-  return [...days.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([day, entered]) => ({ day, entered }));
+  return [...days.values()].sort((a, b) => (a.day < b.day ? -1 : 1));
 }

@@ -102,7 +102,7 @@ describe.each(dynamoBackends)(
             return countContact(
               contactId(i),
               { stage: 'lead', contactable: true, stale: false, version: 1, sequence: 1 },
-              [{ sequence: 1, to: 'lead', at: at.toISOString() }],
+              [{ sequence: 1, from: null, to: 'lead', at: at.toISOString() }],
               { funnel, now: () => at, logger: silentLogger },
             );
           }),
@@ -140,6 +140,7 @@ describe.each(dynamoBackends)(
         {
           day: '2025-03-01',
           entered: { lead: total, qualified: 0, prospect: 0, sales_ready: 0, disqualified: 0 },
+          reached: { lead: total, qualified: 0, prospect: 0, sales_ready: 0 },
         },
       ]);
       console.info(

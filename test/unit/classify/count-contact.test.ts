@@ -6,6 +6,7 @@ import {
   countDeltas,
   erasedState,
 } from '../../../lib/classify/count-contact.ts';
+import type { Stage } from '../../../lib/domain/stage.ts';
 import { silentLogger } from '../../../lib/observability/logger.ts';
 import {
   APPLY_WINDOW_MS,
@@ -28,8 +29,9 @@ const lead: CountedState = {
   version: 1,
   sequence: 1,
 };
-const change = (sequence: number, to: 'lead' | 'qualified' | 'prospect', at: string) => ({
+const change = (sequence: number, from: Stage | null, to: Stage, at: string) => ({
   sequence,
+  from,
   to,
   at,
 });
@@ -38,11 +40,12 @@ describe('countDeltas', () => {
   it('a new contact: its stage, total and flags in; its first change entered on its day', () => {
     expect(
       countDeltas(undefined, { ...lead, stale: true, contactable: false }, [
-        change(1, 'lead', '2025-03-01T23:59:59.000Z'),
+        change(1, null, 'lead', '2025-03-01T23:59:59.000Z'),
       ]),
     ).toEqual({
       current: { lead: 1, total: 1, notContactable: 1, stale: 1 },
       entered: { '2025-03-01': { lead: 1 } },
+      reached: { '2025-03-01': { lead: 1 } },
     });
   });
 
@@ -50,14 +53,15 @@ describe('countDeltas', () => {
     const next: CountedState = { ...lead, stage: 'prospect', version: 4, sequence: 3 };
     expect(
       countDeltas(lead, next, [
-        change(1, 'lead', '2025-03-01T10:00:00.000Z'),
-        change(2, 'qualified', '2025-03-01T11:00:00.000Z'),
-        change(3, 'prospect', '2025-03-02T09:00:00.000Z'),
-        change(4, 'lead', '2025-03-03T09:00:00.000Z'),
+        change(1, null, 'lead', '2025-03-01T10:00:00.000Z'),
+        change(2, 'lead', 'qualified', '2025-03-01T11:00:00.000Z'),
+        change(3, 'qualified', 'prospect', '2025-03-02T09:00:00.000Z'),
+        change(4, 'prospect', 'lead', '2025-03-03T09:00:00.000Z'),
       ]),
     ).toEqual({
       current: { lead: -1, prospect: 1 },
       entered: { '2025-03-01': { qualified: 1 }, '2025-03-02': { prospect: 1 } },
+      reached: { '2025-03-01': { qualified: 1 }, '2025-03-02': { prospect: 1 } },
     });
   });
 
@@ -65,8 +69,13 @@ describe('countDeltas', () => {
     expect(countDeltas(lead, { ...lead, contactable: false, version: 2 }, [])).toEqual({
       current: { notContactable: 1 },
       entered: {},
+      reached: {},
     });
-    expect(countDeltas(lead, { ...lead, version: 2 }, [])).toEqual({ current: {}, entered: {} });
+    expect(countDeltas(lead, { ...lead, version: 2 }, [])).toEqual({
+      current: {},
+      entered: {},
+      reached: {},
+    });
   });
 
   it('erasure takes the contact and its flags out, and enters nothing', () => {
@@ -74,7 +83,61 @@ describe('countDeltas', () => {
     expect(countDeltas(counted, erasedState(2, 1), [])).toEqual({
       current: { qualified: -1, total: -1, notContactable: -1, stale: -1 },
       entered: {},
+      reached: {},
     });
+  });
+
+  it('a new contact straight to prospect reaches lead, qualified and prospect', () => {
+    const next: CountedState = { ...lead, stage: 'prospect' };
+    expect(
+      countDeltas(undefined, next, [change(1, null, 'prospect', '2025-03-01T10:00:00.000Z')]),
+    ).toEqual({
+      current: { prospect: 1, total: 1 },
+      entered: { '2025-03-01': { prospect: 1 } },
+      reached: { '2025-03-01': { lead: 1, qualified: 1, prospect: 1 } },
+    });
+  });
+
+  it('qualified to sales_ready reaches prospect and sales_ready, not what it had passed', () => {
+    const counted: CountedState = { ...lead, stage: 'qualified', version: 2, sequence: 2 };
+    const next: CountedState = { ...counted, stage: 'sales_ready', version: 3, sequence: 3 };
+    expect(
+      countDeltas(counted, next, [
+        change(3, 'qualified', 'sales_ready', '2025-03-04T08:00:00.000Z'),
+      ]),
+    ).toEqual({
+      current: { qualified: -1, sales_ready: 1 },
+      entered: { '2025-03-04': { sales_ready: 1 } },
+      reached: { '2025-03-04': { prospect: 1, sales_ready: 1 } },
+    });
+  });
+
+  it('a move back, and a move into disqualified, are entered but reach nothing', () => {
+    const counted: CountedState = { ...lead, stage: 'prospect', version: 2, sequence: 2 };
+    const back: CountedState = { ...counted, stage: 'lead', version: 3, sequence: 3 };
+    expect(
+      countDeltas(counted, back, [change(3, 'prospect', 'lead', '2025-03-05T08:00:00.000Z')]),
+    ).toEqual({
+      current: { prospect: -1, lead: 1 },
+      entered: { '2025-03-05': { lead: 1 } },
+      reached: {},
+    });
+    const out: CountedState = { ...counted, stage: 'disqualified', version: 3, sequence: 3 };
+    expect(
+      countDeltas(counted, out, [
+        change(3, 'prospect', 'disqualified', '2025-03-05T08:00:00.000Z'),
+      ]),
+    ).toEqual({
+      current: { prospect: -1, disqualified: 1 },
+      entered: { '2025-03-05': { disqualified: 1 } },
+      reached: {},
+    });
+    // A new contact disqualified at once is not on the path either.
+    expect(
+      countDeltas(undefined, { ...lead, stage: 'disqualified' }, [
+        change(1, null, 'disqualified', '2025-03-05T08:00:00.000Z'),
+      ]).reached,
+    ).toEqual({});
   });
 });
 
@@ -99,8 +162,8 @@ describe('countContact on the memory store', () => {
   it('counts a version once and skips older ones', async () => {
     const funnel = new MemoryFunnelStore();
     const changes = [
-      change(1, 'lead', '2025-03-01T10:00:00.000Z'),
-      change(2, 'qualified', '2025-03-01T11:00:00.000Z'),
+      change(1, null, 'lead', '2025-03-01T10:00:00.000Z'),
+      change(2, 'lead', 'qualified', '2025-03-01T11:00:00.000Z'),
     ];
     const second: CountedState = { ...lead, stage: 'qualified', version: 2, sequence: 2 };
     expect(await countContact('ct_a', second, changes, deps(funnel))).toBe('counted');
@@ -111,6 +174,7 @@ describe('countContact on the memory store', () => {
       {
         day: '2025-03-01',
         entered: { lead: 1, qualified: 1, prospect: 0, sales_ready: 0, disqualified: 0 },
+        reached: { lead: 1, qualified: 1, prospect: 0, sales_ready: 0 },
       },
     ]);
     // One token on each of the two counter items it moved (CURRENT and the day, one shard).
@@ -197,7 +261,7 @@ describe('the apply window', () => {
     const result = await countContact(
       'ct_slow',
       next,
-      [change(2, 'qualified', '2025-03-01T12:00:00.000Z')],
+      [change(2, 'lead', 'qualified', '2025-03-01T12:00:00.000Z')],
       {
         funnel: store,
         now: () => new Date('2025-03-01T12:00:00.000Z'),
