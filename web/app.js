@@ -560,7 +560,7 @@ async function funnelView(params) {
   const conversions = section('Conversion between stages', {
     id: 'conversions',
     description:
-      'Of the contacts that entered a stage in the period, the share that entered the next one.',
+      'Of the stage changes in the period that reached a stage, the share that reached the next one or beyond. A lead going straight to prospect counts as reaching qualified too.',
   });
   const changes = section('Recent stage changes', {
     id: 'changes',
@@ -766,8 +766,9 @@ function renderConversions(node, funnel) {
       'ol',
       { class: 'conversions' },
       conversions.map((conversion) => {
-        const entered = funnel.entered?.[conversion.from] ?? 0;
-        const next = funnel.entered?.[conversion.to] ?? 0;
+        // Reached counts, not entered ones: a stage skipped on the way still counts as passed.
+        const reached = funnel.reached?.[conversion.from] ?? 0;
+        const next = funnel.reached?.[conversion.to] ?? 0;
         const meter = el('span', { class: 'meter-fill' });
         meter.style.width = `${Math.min(1, conversion.rate ?? 0) * 100}%`;
         return el(
@@ -790,12 +791,8 @@ function renderConversions(node, funnel) {
             'span',
             { class: 'conversion-detail muted' },
             conversion.rate === null
-              ? `none entered ${stageLabel(conversion.from)} in the period`
-              : `${formatNumber(next)} of ${formatNumber(entered)}${
-                  // Contacts can enter a stage without passing the one before (a first form that
-                  // already qualifies): then more enter the next stage than this one.
-                  conversion.rate > 1 ? ', some skipped the earlier stage' : ''
-                }`,
+              ? `none reached ${stageLabel(conversion.from)} in the period`
+              : `${formatNumber(next)} of ${formatNumber(reached)} reached ${stageLabel(conversion.to)} or beyond`,
           ),
         );
       }),
@@ -1816,15 +1813,47 @@ async function redrive(queue, messageIds, button) {
       method: 'POST',
       body: messageIds ? { messageIds } : {},
     });
-    announce(
-      `${formatNumber(result.redriven)} message${result.redriven === 1 ? '' : 's'} sent back to the ${queue} queue.`,
-    );
+    announce(redriveMessage(queue, result));
   } catch (error) {
     if (error instanceof SignedOut) return;
     announce(`Redrive failed: ${error instanceof Error ? error.message : String(error)}`);
     return;
   }
   await deadLettersView();
+  // The button that had the focus is gone with the old list: the queue's heading takes it.
+  focusHeading(`dlq-${queue}-heading`);
+}
+
+/**
+ * What a redrive did, as the CLI says it (lib/cli/dlq.ts): how many went back, whether one
+ * call stopped at its limit, and the messages asked for that were not there.
+ * @param {string} queue
+ * @param {{ redriven: number, capped?: boolean, notFound?: string[] }} result
+ */
+function redriveMessage(queue, result) {
+  const parts = [
+    `${formatNumber(result.redriven)} message${result.redriven === 1 ? '' : 's'} sent back to the ${queue} queue.`,
+  ];
+  if (result.capped) parts.push('More remain: run it again.');
+  const missing = result.notFound ?? [];
+  if (missing.length > 0) {
+    parts.push(
+      `Not in the ${queue} dead-letter queue (already redriven, or never there): ${missing.join(', ')}.`,
+    );
+  }
+  return parts.join(' ');
+}
+
+/**
+ * Focuses a heading (made focusable by script only), so keyboard and screen-reader users
+ * are not left on <body> when the control they used was replaced.
+ * @param {string} id
+ */
+function focusHeading(id) {
+  const heading = document.getElementById(id);
+  if (heading === null) return;
+  heading.setAttribute('tabindex', '-1');
+  heading.focus();
 }
 
 // ---------------------------------------------------------------------------------------------

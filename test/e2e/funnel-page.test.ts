@@ -360,6 +360,8 @@ describe('the funnel page, driven in Chromium against the local runtime', () => 
     await dialog.getByRole('button', { name: 'Redrive' }).click();
     await page.getByText('1 message sent back to the delivery queue.').waitFor();
     await delivery.getByText('Empty.').waitFor({ timeout: 15_000 });
+    // The button used is gone with the old list: the focus is on the queue's heading, not <body>.
+    expect(await page.evaluate('document.activeElement?.id')).toBe('dlq-delivery-heading');
   });
 
   it('shows a fuller funnel with conversion rates, and keeps a screenshot of it', async () => {
@@ -414,13 +416,20 @@ describe('the funnel page, driven in Chromium against the local runtime', () => 
     expect(await stageCount('prospect')).toBe('2');
     expect(await stageCount('sales_ready')).toBe('1');
     expect(await stageCount('disqualified')).toBe('1');
-    // The API rounds rates to two places. Entered in the period: lead 8 (all but Anna, qualified from her first form), qualified 5
-    // (Anna, Dora, Emil, Greta, Ivo), prospect 3 (Anna, Dora, Emil), sales-ready 1 (Dora).
+    // The API rounds rates to two places. Reached in the period (a stage passed on the way
+    // counts): lead 9 (all nine, Anna on her way to qualified from her first form), qualified
+    // 5 (Anna, Dora, Emil, Greta, Ivo), prospect 3 (Anna, Dora, Emil), sales-ready 1 (Dora).
+    // Finn's move to disqualified reaches nothing.
     const rate = (from: string) =>
       page.locator(`.conversion[data-from="${from}"] .conversion-rate`).textContent();
-    expect(await rate('lead')).toBe('63%');
+    const detail = (from: string) =>
+      page.locator(`.conversion[data-from="${from}"] .conversion-detail`).textContent();
+    expect(await rate('lead')).toBe('56%');
+    expect(await detail('lead')).toBe('5 of 9 reached Qualified or beyond');
     expect(await rate('qualified')).toBe('60%');
+    expect(await detail('qualified')).toBe('3 of 5 reached Prospect or beyond');
     expect(await rate('prospect')).toBe('33%');
+    expect(await detail('prospect')).toBe('1 of 3 reached Sales-ready or beyond');
     await page.locator('#changes tbody tr').first().waitFor();
     await page.mouse.move(0, 0);
     await screenshot('funnel');
@@ -446,6 +455,8 @@ describe('the funnel page, driven in Chromium against the local runtime', () => 
     await dialog.getByRole('button', { name: 'Erase contact' }).click();
     await page.getByRole('heading', { level: 1, name: 'Funnel' }).waitFor();
     await page.getByText('The contact was erased.').waitFor();
+    // The erase button is gone: the new view's heading has the focus, not <body>.
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Funnel');
     expect((await call(`/v1/contacts/${contactIdFor(BOB)}`)).status).toBe(404);
   });
 

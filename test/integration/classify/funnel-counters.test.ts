@@ -13,6 +13,7 @@ import type { ContactRecord, StageChange } from '../../../lib/store/contact-stor
 import {
   type CountIntent,
   countToken,
+  type FunnelStore,
   RECENT_SET_MS,
   shardOf,
   TOKEN_MEMORY_MS,
@@ -105,6 +106,37 @@ async function stageChanges(h: ClassifyHarness, contactId: string): Promise<Stag
     .map((item) => item as unknown as StageChange);
 }
 
+/** The "reached" counters of every day, as `<day>:<stage>` -> count (zeros left out). */
+async function readReached(funnel: FunnelStore): Promise<Record<string, number>> {
+  const tally: Record<string, number> = {};
+  for (const day of await funnel.enteredByDay('2000-01-01', '2099-12-31')) {
+    for (const [stage, count] of Object.entries(day.reached)) {
+      if (count !== 0) tally[`${day.day}:${stage}`] = count;
+    }
+  }
+  return tally;
+}
+
+/**
+ * What the "reached" counters must have gained from these contacts, read off their stage-change
+ * items: each forward change reaches every path stage above where it came from, up to where it
+ * went (the path written out here, not imported from the code under test).
+ */
+async function reachedTruth(h: ClassifyHarness, contactIds: string[]) {
+  const path = ['lead', 'qualified', 'prospect', 'sales_ready'];
+  const tally: Record<string, number> = {};
+  for (const contactId of contactIds) {
+    for (const change of await stageChanges(h, contactId)) {
+      const fromRank = change.from === null ? -1 : path.indexOf(change.from);
+      for (let rank = fromRank + 1; rank <= path.indexOf(change.to); rank++) {
+        const key = `${change.at.slice(0, 10)}:${path[rank]}`;
+        tally[key] = (tally[key] ?? 0) + 1;
+      }
+    }
+  }
+  return tally;
+}
+
 /** Plays the journey one event a day, so changes land on different UTC days. */
 async function play(h: ClassifyHarness, events: LeadEvent[], deps: ClassifyDeps = h.deps) {
   for (const [i, event] of events.entries()) {
@@ -122,6 +154,7 @@ describe.each(dynamoBackends)('funnel counters, on $name', (backend) => {
     const email = uniqueEmail('journey');
     const contactId = contactIdFor(email);
     const before = await readTally(h.funnel);
+    const reachedBefore = await readReached(h.funnel);
     await play(h, [...journey(email), hardBounce(email)]);
 
     const contact = await h.contacts.get(contactId);
@@ -133,6 +166,12 @@ describe.each(dynamoBackends)('funnel counters, on $name', (backend) => {
     expect(gained).toEqual(await truth(h, [contactId]));
     expect(gained['current:total']).toBe(1);
     expect(gained['current:notContactable']).toBe(1);
+    const reached = difference(await readReached(h.funnel), reachedBefore);
+    expect(reached).toEqual(await reachedTruth(h, [contactId]));
+    // The precondition: the journey went up the whole path.
+    expect(Object.keys(reached).map((key) => key.split(':')[1])).toEqual(
+      expect.arrayContaining(['lead', 'qualified', 'prospect', 'sales_ready']),
+    );
     // The marker holds what was counted, and no personal data.
     const marker = (await partitionItems(h.table, contactId)).find(
       (item) => item.sk === keys.counted(contactId).sk,
@@ -163,6 +202,7 @@ describe.each(dynamoBackends)('funnel counters, on $name', (backend) => {
     const h = harness();
     const emails = Array.from({ length: 20 }, (_, i) => uniqueEmail(`crowd${i}`));
     const before = await readTally(h.funnel);
+    const reachedBefore = await readReached(h.funnel);
     await Promise.all(
       emails.map(async (email, i) => {
         // Each contact stops somewhere else along the way.
@@ -174,6 +214,9 @@ describe.each(dynamoBackends)('funnel counters, on $name', (backend) => {
     const gained = difference(await readTally(h.funnel), before);
     expect(gained).toEqual(await truth(h, emails.map(contactIdFor)));
     expect(gained['current:total']).toBe(20);
+    expect(difference(await readReached(h.funnel), reachedBefore)).toEqual(
+      await reachedTruth(h, emails.map(contactIdFor)),
+    );
   });
 
   it('projections run out of order (the newest first, then the older ones) count each change once', async () => {
