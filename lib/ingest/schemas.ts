@@ -1,8 +1,9 @@
 import { z } from '@hono/zod-openapi';
-import type { Page } from '../store/cursor.ts';
+import type { Context } from 'hono';
+import { InvalidCursorError, type Page } from '../store/cursor.ts';
 import { DELIVERY_STATUSES } from '../store/delivery-status.ts';
 import type { DeliverySummary } from '../store/delivery-store.ts';
-import type { ProblemDetails } from './problem.ts';
+import { type ProblemDetails, problem } from './problem.ts';
 
 export const problemSchema = z
   .object({
@@ -39,7 +40,7 @@ export const pageOf = <T extends z.ZodType>(item: T, name: string) =>
   z.object({ items: z.array(item), nextCursor: z.string().optional() }).openapi(name);
 
 /** A page as a list answers it: each item in its view, and the next page's cursor if any. */
-export function pageBody<T, V>(page: Page<T>, view: (item: T) => V) {
+function pageBody<T, V>(page: Page<T>, view: (item: T) => V) {
   return {
     items: page.items.map(view),
     ...(page.nextCursor !== undefined ? { nextCursor: page.nextCursor } : {}),
@@ -47,12 +48,29 @@ export function pageBody<T, V>(page: Page<T>, view: (item: T) => V) {
 }
 
 /** The problem for a `cursor` the list did not hand out. */
-export const invalidCursorProblem = {
+const invalidCursorProblem = {
   type: '/problems/invalid-cursor',
   title: 'Invalid cursor',
   detail: 'The cursor is not one this list handed out; start again without it.',
   errors: [{ pointer: '#/cursor', detail: 'not valid for this list' }],
 };
+
+/**
+ * Answers with the page `load` reads, each item in its view (200), or with a problem (400)
+ * when the store refuses the request's cursor.
+ */
+export async function answerPage<T, V>(
+  c: Context,
+  load: () => Promise<Page<T>>,
+  view: (item: T) => V,
+) {
+  try {
+    return c.json(pageBody(await load(), view), 200);
+  } catch (error) {
+    if (error instanceof InvalidCursorError) return problem(c, 400, invalidCursorProblem);
+    throw error;
+  }
+}
 
 /** A stage reason: a machine-readable code with one human sentence. */
 export const reasonSchema = z.object({ code: z.string(), message: z.string() });

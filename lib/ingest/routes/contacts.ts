@@ -5,7 +5,6 @@ import { normalizeEmail } from '../../domain/events.ts';
 import { STAGES } from '../../domain/stage.ts';
 import { type ContactSummary, summaryOf } from '../../store/contact-directory.ts';
 import type { ContactRecord } from '../../store/contact-store.ts';
-import { InvalidCursorError } from '../../store/cursor.ts';
 import type { DeliverySummary } from '../../store/delivery-store.ts';
 import { contactIdFor } from '../../store/keys.ts';
 import { apiKeyAuth } from '../api-key-auth.ts';
@@ -13,11 +12,10 @@ import type { ApiDeps } from '../deps.ts';
 import { problem } from '../problem.ts';
 import { createRouter } from '../router.ts';
 import {
+  answerPage,
   deliverySchema,
   deliveryView,
-  invalidCursorProblem,
   jsonResponse,
-  pageBody,
   pageOf,
   pageQuery,
   problemResponse,
@@ -305,16 +303,15 @@ export function contactRoutes(deps: ApiDeps) {
           errors: [{ pointer: '#/stage', detail: 'email or stage is required' }],
         });
       }
-      try {
-        const page = await deps.directory.listByStage(stage, {
-          limit,
-          ...(cursor ? { cursor } : {}),
-        });
-        return c.json(pageBody(page, listItem), 200);
-      } catch (error) {
-        if (error instanceof InvalidCursorError) return problem(c, 400, invalidCursorProblem);
-        throw error;
-      }
+      return answerPage(
+        c,
+        () =>
+          deps.directory.listByStage(stage, {
+            limit,
+            ...(cursor ? { cursor } : {}),
+          }),
+        listItem,
+      );
     })
     .openapi(getContactRoute, async (c) => {
       const { id } = c.req.valid('param');
@@ -326,46 +323,35 @@ export function contactRoutes(deps: ApiDeps) {
       const { id } = c.req.valid('param');
       const { limit, cursor } = c.req.valid('query');
       if ((await deps.contacts.get(id)) === undefined) return problem(c, 404, notFoundProblem(id));
-      try {
-        const page = await deps.history.timeline(id, { limit, ...(cursor ? { cursor } : {}) });
-        return c.json(
-          pageBody(page, ({ contactId: _contactId, ...entry }) => entry),
-          200,
-        );
-      } catch (error) {
-        if (error instanceof InvalidCursorError) return problem(c, 400, invalidCursorProblem);
-        throw error;
-      }
+      return answerPage(
+        c,
+        () => deps.history.timeline(id, { limit, ...(cursor ? { cursor } : {}) }),
+        ({ contactId: _contactId, ...entry }) => entry,
+      );
     })
     .openapi(stageHistoryRoute, async (c) => {
       const { id } = c.req.valid('param');
       const { limit, cursor } = c.req.valid('query');
       if ((await deps.contacts.get(id)) === undefined) return problem(c, 404, notFoundProblem(id));
-      try {
-        const page = await deps.history.stageHistory(id, { limit, ...(cursor ? { cursor } : {}) });
-        return c.json(
-          pageBody(page, ({ contactId: _contactId, ...change }) => change),
-          200,
-        );
-      } catch (error) {
-        if (error instanceof InvalidCursorError) return problem(c, 400, invalidCursorProblem);
-        throw error;
-      }
+      return answerPage(
+        c,
+        () => deps.history.stageHistory(id, { limit, ...(cursor ? { cursor } : {}) }),
+        ({ contactId: _contactId, ...change }) => change,
+      );
     })
     .openapi(contactDeliveriesRoute, async (c) => {
       const { id } = c.req.valid('param');
       const { limit, cursor } = c.req.valid('query');
       if ((await deps.contacts.get(id)) === undefined) return problem(c, 404, notFoundProblem(id));
-      try {
-        const page = await deps.deliveries.listByContact(id, {
-          limit,
-          ...(cursor ? { cursor } : {}),
-        });
-        return c.json(pageBody(page, contactDeliveryView), 200);
-      } catch (error) {
-        if (error instanceof InvalidCursorError) return problem(c, 400, invalidCursorProblem);
-        throw error;
-      }
+      return answerPage(
+        c,
+        () =>
+          deps.deliveries.listByContact(id, {
+            limit,
+            ...(cursor ? { cursor } : {}),
+          }),
+        contactDeliveryView,
+      );
     })
     .openapi(eraseRoute, async (c) => {
       const { id } = c.req.valid('param');

@@ -1,15 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { STAGES } from '../../domain/stage.ts';
-import { InvalidCursorError } from '../../store/cursor.ts';
 import type { ListedStageChange } from '../../store/history-store.ts';
 import { apiKeyAuth } from '../api-key-auth.ts';
 import type { ApiDeps } from '../deps.ts';
-import { problem } from '../problem.ts';
 import { createRouter } from '../router.ts';
 import {
-  invalidCursorProblem,
+  answerPage,
   jsonResponse,
-  pageBody,
   pageOf,
   pageQuery,
   problemResponse,
@@ -81,16 +78,15 @@ export function stageChangeRoutes(deps: ApiDeps) {
   router.use('/v1/stage-changes', apiKeyAuth(deps.apiKeyHashes));
   return router.openapi(recentChangesRoute, async (c) => {
     const { stage, limit, cursor } = c.req.valid('query');
-    try {
-      const page = await deps.history.recentStageChanges({
-        limit,
-        ...(stage !== undefined ? { stage } : {}),
-        ...(cursor !== undefined ? { cursor } : {}),
-      });
-      return c.json(pageBody(page, listItem), 200);
-    } catch (error) {
-      if (error instanceof InvalidCursorError) return problem(c, 400, invalidCursorProblem);
-      throw error;
-    }
+    return answerPage(
+      c,
+      () =>
+        deps.history.recentStageChanges({
+          limit,
+          ...(stage !== undefined ? { stage } : {}),
+          ...(cursor !== undefined ? { cursor } : {}),
+        }),
+      listItem,
+    );
   });
 }

@@ -7,7 +7,6 @@ import { postWebhook } from '../../delivery/send.ts';
 import { generateSigningSecret, signDelivery } from '../../delivery/sign.ts';
 import { checkWebhookTargetResolved } from '../../delivery/target-policy.ts';
 import { STAGES } from '../../domain/stage.ts';
-import { InvalidCursorError } from '../../store/cursor.ts';
 import { DELIVERY_STATUSES } from '../../store/delivery-status.ts';
 import type {
   DeliveryRecord,
@@ -24,12 +23,11 @@ import type { ApiDeps } from '../deps.ts';
 import { problem } from '../problem.ts';
 import { createRouter } from '../router.ts';
 import {
+  answerPage,
   deliveryAttemptSchema,
   deliverySchema,
   deliveryView,
-  invalidCursorProblem,
   jsonResponse,
-  pageBody,
   pageOf,
   pageQuery,
   problemResponse,
@@ -728,17 +726,16 @@ export function subscriptionRoutes(deps: ApiDeps) {
       if ((await deps.subscriptions.get(id)) === undefined) {
         return problem(c, 404, notFoundProblem(id));
       }
-      try {
-        const page = await deps.deliveries.listBySubscription(id, {
-          limit,
-          ...(status !== undefined ? { status } : {}),
-          ...(cursor !== undefined ? { cursor } : {}),
-        });
-        return c.json(pageBody(page, deliveryView), 200);
-      } catch (error) {
-        if (error instanceof InvalidCursorError) return problem(c, 400, invalidCursorProblem);
-        throw error;
-      }
+      return answerPage(
+        c,
+        () =>
+          deps.deliveries.listBySubscription(id, {
+            limit,
+            ...(status !== undefined ? { status } : {}),
+            ...(cursor !== undefined ? { cursor } : {}),
+          }),
+        deliveryView,
+      );
     })
     .openapi(getDeliveryRoute, async (c) => {
       const { id, deliveryId } = c.req.valid('param');
