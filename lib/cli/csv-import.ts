@@ -1,26 +1,20 @@
 import { createHash } from 'node:crypto';
 import { CsvError, parse } from 'csv-parse/sync';
+import { FORM_TARGET_FIELDS, type FormTargetField } from '../config/app-config.ts';
 import { leadEventSchema } from '../domain/events.ts';
 import { CliError } from './errors.ts';
 
-/** The lead fields a CSV column can fill; `occurredAt` is when the lead came to be. */
-export const IMPORT_FIELDS = [
-  'email',
-  'name',
-  'firstName',
-  'lastName',
-  'company',
-  'jobTitle',
-  'industry',
-  'employees',
-  'annualRevenue',
-  'annualRevenueCurrency',
-  'country',
-  'city',
-  'phone',
+/**
+ * The lead fields a CSV column can fill: those a form field can, but consent (an import
+ * carries none), and `occurredAt`, when the lead came to be.
+ */
+export type ImportField = Exclude<FormTargetField, 'consent'> | 'occurredAt';
+export const IMPORT_FIELDS: readonly ImportField[] = [
+  ...FORM_TARGET_FIELDS.filter(
+    (field): field is Exclude<FormTargetField, 'consent'> => field !== 'consent',
+  ),
   'occurredAt',
-] as const;
-export type ImportField = (typeof IMPORT_FIELDS)[number];
+];
 
 /** The most events one request carries (POST /v1/events takes 500). */
 export const MAX_BATCH_EVENTS = 500;
