@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { STAGES } from '../domain/stage.ts';
 import { InvalidCursorError, type Page } from '../store/cursor.ts';
 import { DELIVERY_STATUSES } from '../store/delivery-status.ts';
 import type { DeliverySummary } from '../store/delivery-store.ts';
@@ -74,6 +75,26 @@ export async function answerPage<T, V>(
 
 /** A stage reason: a machine-readable code with one human sentence. */
 export const reasonSchema = z.object({ code: z.string(), message: z.string() });
+
+/** A contact's name fields, as its summary carries them. */
+export const contactNameFields = {
+  name: z.string().optional(),
+  firstName: z.string().optional(),
+  lastName: z.string().optional(),
+  company: z.string().optional(),
+};
+
+/** A stage change as the stage history and the recent changes show it (flags aside). */
+export const stageChangeFields = {
+  sequence: z.number().int(),
+  from: z.enum(STAGES).nullable(),
+  to: z.enum(STAGES),
+  direction: z.string(),
+  reasons: z.array(reasonSchema),
+  missing: z.array(z.string()),
+  at: z.string(),
+  causedBy: z.string().openapi({ description: 'The id of the event that caused the change.' }),
+};
 
 /** One attempt to send a delivery (`DeliveryAttempt` in the OpenAPI document). */
 export const deliveryAttemptSchema = z

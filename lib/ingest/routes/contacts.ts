@@ -13,6 +13,7 @@ import { problem } from '../problem.ts';
 import { createRouter } from '../router.ts';
 import {
   answerPage,
+  contactNameFields,
   deliverySchema,
   deliveryView,
   jsonResponse,
@@ -20,6 +21,7 @@ import {
   pageQuery,
   problemResponse,
   reasonSchema,
+  stageChangeFields,
 } from '../schemas.ts';
 
 const security = [{ bearerAuth: [] }];
@@ -73,10 +75,7 @@ const contactSummarySchema = z
     stageChangedAt: z.string(),
     flags: flagsSchema,
     qualification: z.string(),
-    name: z.string().optional(),
-    firstName: z.string().optional(),
-    lastName: z.string().optional(),
-    company: z.string().optional(),
+    ...contactNameFields,
   })
   .openapi('ContactSummary');
 
@@ -92,17 +91,7 @@ const timelineEntrySchema = z
   .openapi('TimelineEntry');
 
 const stageChangeSchema = z
-  .object({
-    sequence: z.number().int(),
-    from: z.enum(STAGES).nullable(),
-    to: z.enum(STAGES),
-    direction: z.string(),
-    reasons: z.array(reasonSchema),
-    missing: z.array(z.string()),
-    flags: flagsSchema,
-    at: z.string(),
-    causedBy: z.string(),
-  })
+  .object({ ...stageChangeFields, flags: flagsSchema })
   .openapi('StageChange');
 
 /**

@@ -6,29 +6,20 @@ import type { ApiDeps } from '../deps.ts';
 import { createRouter } from '../router.ts';
 import {
   answerPage,
+  contactNameFields,
   jsonResponse,
   pageOf,
   pageQuery,
   problemResponse,
-  reasonSchema,
+  stageChangeFields,
 } from '../schemas.ts';
 
 const recentChangeSchema = z
   .object({
     contactId: z.string(),
     email: z.string(),
-    name: z.string().optional(),
-    firstName: z.string().optional(),
-    lastName: z.string().optional(),
-    company: z.string().optional(),
-    sequence: z.number().int(),
-    from: z.enum(STAGES).nullable(),
-    to: z.enum(STAGES),
-    direction: z.string(),
-    reasons: z.array(reasonSchema),
-    missing: z.array(z.string()),
-    at: z.string(),
-    causedBy: z.string().openapi({ description: 'The id of the event that caused the change.' }),
+    ...contactNameFields,
+    ...stageChangeFields,
   })
   .openapi('RecentStageChange');
 
