@@ -1,7 +1,7 @@
 import { STAGES } from '../domain/stage.ts';
 import { type CommandContext, type CommandGroup, oneOf, stringValue } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
-import { type Column, formatFields, formatJson, formatTable } from './output.ts';
+import { type Column, formatFields, formatJson, printList } from './output.ts';
 import { noteMore, PAGE_OPTIONS, readPages } from './pages.ts';
 
 interface Reason {
@@ -172,9 +172,7 @@ export const contactsGroup: CommandGroup = {
         if (stageText === undefined) throw new UsageError('--stage is required.');
         const stage = oneOf(stageText, STAGES, '--stage');
         const page = await readPages<ContactSummary>(context, '/v1/contacts', { stage });
-        if (context.json) context.out.stdout(formatJson(page));
-        else if (page.items.length === 0) context.out.stderr(`No contacts in ${stage}.\n`);
-        else context.out.stdout(formatTable(page.items, summaryColumns));
+        printList(context, page, summaryColumns, `No contacts in ${stage}.\n`);
         noteMore(context, page);
         return 0;
       },
@@ -188,9 +186,7 @@ export const contactsGroup: CommandGroup = {
       async run(context) {
         const id = contactIdArgument(context);
         const page = await readPages<TimelineEntry>(context, `${contactPath(id)}/timeline`);
-        if (context.json) context.out.stdout(formatJson(page));
-        else if (page.items.length === 0) context.out.stderr('No events.\n');
-        else context.out.stdout(formatTable(page.items, timelineColumns));
+        printList(context, page, timelineColumns, 'No events.\n');
         noteMore(context, page);
         return 0;
       },

@@ -2,7 +2,7 @@ import { contactIdOfDelivery } from '../delivery/ids.ts';
 import { DELIVERY_STATUSES } from '../store/delivery-status.ts';
 import { type CommandContext, type CommandGroup, oneOf, stringValue } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
-import { type Column, formatJson, formatTable } from './output.ts';
+import { type Column, formatJson, printList } from './output.ts';
 import { noteMore, PAGE_OPTIONS, readPages } from './pages.ts';
 
 interface Delivery {
@@ -113,9 +113,7 @@ export const deliveriesGroup: CommandGroup = {
                 context,
                 `/v1/contacts/${encodeURIComponent(contact ?? '')}/deliveries`,
               );
-        if (context.json) context.out.stdout(formatJson(page));
-        else if (page.items.length === 0) context.out.stderr('No deliveries.\n');
-        else context.out.stdout(formatTable(page.items, columns(contact !== undefined)));
+        printList(context, page, columns(contact !== undefined), 'No deliveries.\n');
         noteMore(context, page);
         return 0;
       },

@@ -1,6 +1,6 @@
 import { type CommandGroup, intValue, listValue, oneOf } from './command.ts';
 import { CliError } from './errors.ts';
-import { type Column, formatCell, formatJson, formatTable } from './output.ts';
+import { type Column, formatCell, formatJson, formatTable, printList } from './output.ts';
 
 const QUEUES = ['ingest', 'delivery'] as const;
 
@@ -81,10 +81,7 @@ export const dlqGroup: CommandGroup = {
           .request<{ items: DeadLetter[] }>('GET', `/v1/dead-letters/${queue}`, {
             query: { limit },
           });
-        if (context.json) context.out.stdout(formatJson(page));
-        else if (page.items.length === 0)
-          context.out.stderr(`The ${queue} dead-letter queue is empty.\n`);
-        else context.out.stdout(formatTable(page.items, letterColumns));
+        printList(context, page, letterColumns, `The ${queue} dead-letter queue is empty.\n`);
         return 0;
       },
     },

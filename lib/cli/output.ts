@@ -87,3 +87,18 @@ export function formatFields(fields: readonly (readonly [string, unknown])[]): s
 export function formatJson(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
+
+/**
+ * Prints a list: as JSON with `--json`, else as a table, or `empty` on stderr when it has no
+ * items (stdout then stays empty).
+ */
+export function printList<T>(
+  context: { json: boolean; out: Output },
+  list: { items: T[] },
+  columns: Column<T>[],
+  empty: string,
+): void {
+  if (context.json) context.out.stdout(formatJson(list));
+  else if (list.items.length === 0) context.out.stderr(empty);
+  else context.out.stdout(formatTable(list.items, columns));
+}

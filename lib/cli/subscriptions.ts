@@ -8,7 +8,7 @@ import {
   stringValue,
 } from './command.ts';
 import { CliError } from './errors.ts';
-import { type Column, formatFields, formatJson, formatTable } from './output.ts';
+import { type Column, formatFields, formatJson, printList } from './output.ts';
 
 /** A subscription as the API shows it (GET /v1/subscriptions/{id}). */
 export interface Subscription {
@@ -130,9 +130,7 @@ export const subscriptionsGroup: CommandGroup = {
         const page = await context
           .api()
           .request<{ items: Subscription[] }>('GET', '/v1/subscriptions');
-        if (context.json) context.out.stdout(formatJson(page));
-        else if (page.items.length === 0) context.out.stderr('No subscriptions.\n');
-        else context.out.stdout(formatTable(page.items, columns));
+        printList(context, page, columns, 'No subscriptions.\n');
         return 0;
       },
     },
