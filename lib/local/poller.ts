@@ -17,6 +17,36 @@ export interface PollerOptions {
   batchSize?: number;
   /** Long-poll wait; also bounds how long stop() waits for an idle receive. */
   waitTimeSeconds?: number;
+  /**
+   * What Lambda's function timeout does: a batch whose handler has not answered by then counts
+   * as failed (it comes back after its visibility timeout) and the poller takes the next one.
+   * Without it, one request that never answers would stop this worker for good. 30 s, the
+   * classify and deliver functions' own timeout, unless a test says otherwise.
+   */
+  handlerTimeoutMs?: number;
+}
+
+/** Lambda's timeout of the classify and deliver functions (infra/leadstage.ts). */
+export const DEFAULT_HANDLER_TIMEOUT_MS = 30_000;
+
+class HandlerTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`the handler did not answer within ${ms} ms`);
+    this.name = 'HandlerTimeoutError';
+  }
+}
+
+/** The handler's answer, or a HandlerTimeoutError once `ms` have passed. */
+async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new HandlerTimeoutError(ms)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface Poller {
@@ -82,7 +112,10 @@ export function startPoller(options: PollerOptions): Poller {
       };
       let failed: Set<string>;
       try {
-        const result = await options.handler(event);
+        const result = await withDeadline(
+          options.handler(event),
+          options.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS,
+        );
         failed = new Set(result.batchItemFailures.map((failure) => failure.itemIdentifier));
       } catch (error) {
         logger.error('handler threw; the whole batch returns after its visibility timeout', {

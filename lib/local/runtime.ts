@@ -64,12 +64,21 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
     // Local servers accept any credentials; fixed ones keep the SDK from searching for real ones.
     const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+    // A request to a local server that never answers fails after this and is retried by the SDK
+    // or the queue, instead of holding a worker forever (the SDK sets no timeout by default).
+    const requestHandler = { connectionTimeout: 2_000, requestTimeout: 15_000 };
     const dynamo = new DynamoDBClient({
       region: REGION,
       endpoint: dynamoServer.endpoint,
       credentials,
+      requestHandler,
     });
-    const sqs = new SQSClient({ region: REGION, endpoint: sqsServer.endpoint, credentials });
+    const sqs = new SQSClient({
+      region: REGION,
+      endpoint: sqsServer.endpoint,
+      credentials,
+      requestHandler,
+    });
     if (options.meter) {
       meterDynamo(dynamo, options.meter);
       meterSqs(sqs, options.meter);

@@ -219,6 +219,34 @@ describe('startPoller against fauxqs', () => {
     expect(logger.entries.filter((e) => e.level === 'error')).toHaveLength(1);
   });
 
+  it('gives up on a handler that never answers, as the Lambda timeout would, and goes on', async () => {
+    const queue = await newQueuePair();
+    const [id] = await send(queue, ['{"n":1}']);
+    const calls: SQSRecord[][] = [];
+    const logger = recordingLogger();
+    const poller = startPoller({
+      sqs,
+      queueUrl: queue.url,
+      queueArn: queue.arn,
+      region: REGION,
+      logger,
+      handlerTimeoutMs: 300,
+      handler: (event) => {
+        calls.push(event.Records);
+        // The first invocation hangs for good, like a request to a server that never answers.
+        if (calls.length === 1) return new Promise<SQSBatchResponse>(() => undefined);
+        return Promise.resolve({ batchItemFailures: [] });
+      },
+    });
+    pollers.push(poller);
+    await waitUntil(() => calls.length >= 2, 'the batch to come back after the timeout');
+    await stopPoller(poller);
+    expect(calls[1]?.map((record) => record.messageId)).toEqual([id]);
+    expect(calls[1]?.[0]?.attributes.ApproximateReceiveCount).toBe('2');
+    expect(await queueDepth(sqs, queue.url)).toBe(0);
+    expect(logger.entries.filter((entry) => entry.level === 'error')).toHaveLength(1);
+  });
+
   it('stop() resolves promptly while idle, even during a long poll', async () => {
     const queue = await newQueuePair();
     const logger = recordingLogger();
