@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandGroup } from './command.ts';
 import { CliError } from './errors.ts';
 import { formatJson } from './output.ts';
+import { readTextFile } from './read-file.ts';
 
 /** One thing wrong in a config file: where (a dotted path) and what. */
 export interface ConfigIssue {
@@ -57,14 +57,7 @@ export const configGroup: CommandGroup = {
       examples: ['leadstage config check examples/app-config.json'],
       async run(context) {
         const file = resolve(context.cwd, context.positionals[0] ?? '');
-        let text: string;
-        try {
-          text = await readFile(file, 'utf8');
-        } catch (error) {
-          throw new CliError(
-            `Cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`,
-          );
-        }
+        const text = await readTextFile(file);
         const check = await checkConfigText(text);
         if (context.json) context.out.stdout(formatJson({ file, ...check }));
         if (check.valid) {

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { type CommandContext, type CommandGroup, stringValue } from './command.ts';
 import type { ImportEvent, RowResult } from './csv-import.ts';
@@ -6,6 +5,7 @@ import { CliError, UsageError } from './errors.ts';
 import { ApiError } from './http-client.ts';
 import { formatJson } from './output.ts';
 import { createProgress } from './progress.ts';
+import { readTextFile } from './read-file.ts';
 
 interface Rejection {
   line: number;
@@ -113,14 +113,7 @@ export const importGroup: CommandGroup = {
         }
         // Loaded when importing only: the CSV parser and the event schema slow every other command.
         const { batchEvents, mapColumns, parseCsv, rowToEvent } = await import('./csv-import.ts');
-        let text: string;
-        try {
-          text = await readFile(file, 'utf8');
-        } catch (error) {
-          throw new CliError(
-            `Cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`,
-          );
-        }
+        const text = await readTextFile(file);
         const { header, rows } = parseCsv(text, delimiter);
         const mapping = mapColumns(header);
         if (mapping.ignored.length > 0) {
