@@ -17,6 +17,7 @@ import {
 import type { DeliveryStatus } from './delivery-status.ts';
 import { isConditionalCheckFailed } from './errors.ts';
 import { INDEX, keys } from './keys.ts';
+import { DELIVERY_SUMMARY_ATTRIBUTES } from './table.ts';
 
 export type { DeliveryStatus } from './delivery-status.ts';
 
@@ -113,19 +114,6 @@ export function pageOfDeliveries(
       : {}),
   };
 }
-
-/** What a delivery list shows of a delivery item (the bySubscription index's projection). */
-const SUMMARY_ATTRIBUTES = [
-  'deliveryId',
-  'contactId',
-  'subscriptionId',
-  'eventType',
-  'status',
-  'attemptCount',
-  'lastAttempt',
-  'createdAt',
-  'deliveredAt',
-] as const;
 
 /** A delivery as a list shows it (what the bySubscription index projects). */
 export interface DeliverySummary {
@@ -372,7 +360,9 @@ export class DynamoDeliveryStore implements DeliveryStore {
   async listByContact(contactId: string, page: PageRequest): Promise<Page<DeliverySummary>> {
     // Delivery ids are hashes, so the partition is not in time order: its deliveries (one per
     // stage change and subscriber, a few dozen) are read whole and sorted here.
-    const names = Object.fromEntries(SUMMARY_ATTRIBUTES.map((name, i) => [`#a${i}`, name]));
+    const names = Object.fromEntries(
+      DELIVERY_SUMMARY_ATTRIBUTES.map((name, i) => [`#a${i}`, name]),
+    );
     const summaries: DeliverySummary[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {

@@ -2,6 +2,22 @@ import type { CreateTableCommandInput, GlobalSecondaryIndex } from '@aws-sdk/cli
 import { INDEX } from './keys.ts';
 
 /**
+ * What a delivery list shows of a delivery item: the bySubscription index projects these, and
+ * a contact's delivery list reads the same from the table.
+ */
+export const DELIVERY_SUMMARY_ATTRIBUTES = [
+  'deliveryId',
+  'contactId',
+  'subscriptionId',
+  'eventType',
+  'status',
+  'attemptCount',
+  'lastAttempt',
+  'createdAt',
+  'deliveredAt',
+] as const;
+
+/**
  * The global secondary indexes. Each projects only what its list shows, so large items
  * (a contact's facts, a delivery's payload) are not written twice.
  */
@@ -33,17 +49,7 @@ export const GLOBAL_INDEXES: GlobalSecondaryIndex[] = [
     ],
     Projection: {
       ProjectionType: 'INCLUDE',
-      NonKeyAttributes: [
-        'deliveryId',
-        'contactId',
-        'subscriptionId',
-        'eventType',
-        'status',
-        'attemptCount',
-        'lastAttempt',
-        'createdAt',
-        'deliveredAt',
-      ],
+      NonKeyAttributes: [...DELIVERY_SUMMARY_ATTRIBUTES],
     },
   },
   {
