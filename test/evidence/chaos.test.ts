@@ -1,6 +1,6 @@
 import { arch, availableParallelism, loadavg } from 'node:os';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetQueueAttributesCommand, type QueueAttributeName, SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { STAGES, type Stage } from '../../lib/domain/stage.ts';
 import { startLocalRuntime } from '../../lib/local/runtime.ts';
 import { silentLogger } from '../../lib/observability/logger.ts';
 import { keys } from '../../lib/store/keys.ts';
+import { queueDepth as sqsQueueDepth } from '../support/sqs-helpers.ts';
 import { makeTempDir } from '../support/temp-dir.ts';
 import { buildScenario, type SourceCredentials } from './support/chaos-scenario.ts';
 import { chaosIntercept } from './support/faults.ts';
@@ -217,23 +218,7 @@ describe(`chaos run (CHAOS_SEED=${SEED}, ${CONTACTS} contacts)`, () => {
 
       // Settle: both queues empty (visible, in flight and delayed) and no delivery open,
       // twice in a row.
-      const queueDepth = async (url: string) => {
-        const { Attributes = {} } = await sqs.send(
-          new GetQueueAttributesCommand({
-            QueueUrl: url,
-            AttributeNames: [
-              'ApproximateNumberOfMessages',
-              'ApproximateNumberOfMessagesNotVisible',
-              'ApproximateNumberOfMessagesDelayed',
-            ] as QueueAttributeName[],
-          }),
-        );
-        return (
-          Number(Attributes.ApproximateNumberOfMessages ?? 0) +
-          Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) +
-          Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0)
-        );
-      };
+      const queueDepth = (url: string) => sqsQueueDepth(sqs, url);
       const deliveriesIn = async (subscriptionId: string, status: string) => {
         const ids: string[] = [];
         let cursor: string | undefined;

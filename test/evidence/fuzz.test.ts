@@ -1,6 +1,6 @@
 import { createHmac, createSign, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import fc from 'fast-check';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { STAGES } from '../../lib/domain/stage.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../lib/local/runtime.ts';
 import { type Logger, silentLogger } from '../../lib/observability/logger.ts';
 import { UsageMeter } from '../../lib/observability/usage-meter.ts';
+import { queueDepth as sqsQueueDepth } from '../support/sqs-helpers.ts';
 import { makeTempDir } from '../support/temp-dir.ts';
 
 /**
@@ -1311,23 +1312,7 @@ describe('fuzzing every route of the running pipeline over HTTP', () => {
       headers: { authorization: `Bearer ${API_KEY}`, ...(init.headers as Record<string, string>) },
     });
 
-  async function queueDepth(url: string): Promise<number> {
-    const { Attributes = {} } = await sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: url,
-        AttributeNames: [
-          'ApproximateNumberOfMessages',
-          'ApproximateNumberOfMessagesNotVisible',
-          'ApproximateNumberOfMessagesDelayed',
-        ],
-      }),
-    );
-    return (
-      Number(Attributes.ApproximateNumberOfMessages ?? 0) +
-      Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) +
-      Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0)
-    );
-  }
+  const queueDepth = (url: string) => sqsQueueDepth(sqs, url);
 
   it(`answers ${REQUESTS} malformed requests with 4xx problems, queues nothing, and stays healthy`, async () => {
     console.log(`fuzz: FUZZ_SEED=${SEED} FUZZ_REQUESTS=${REQUESTS} (replay with these)`);

@@ -15,8 +15,8 @@ import { type LocalServer, startLocalSqs } from '../../../lib/local/servers.ts';
 import { silentLogger } from '../../../lib/observability/logger.ts';
 import { SqsDeadLetterQueue } from '../../../lib/queue/dead-letter-queue.ts';
 import { SqsMessageQueue } from '../../../lib/queue/message-queue.ts';
+import { queueDepth, receiveUpTo, sqsClient, waitUntil } from '../../support/sqs-helpers.ts';
 import { makeTempDir } from '../../support/temp-dir.ts';
-import { queueDepth, receiveUpTo, sqsClient, waitUntil } from './sqs-helpers.ts';
 
 const MAX_RECEIVE_COUNT = 2;
 /** As the local runtime builds it: fauxqs 2.4.1 loses a message given back with visibility 0. */

@@ -4,9 +4,9 @@ import { ensureQueuePair, ensureTable } from '../../../lib/local/bootstrap.ts';
 import { type LocalServer, startLocalDynamo, startLocalSqs } from '../../../lib/local/servers.ts';
 import { type ContactRecord, DynamoContactStore } from '../../../lib/store/contact-store.ts';
 import { createTable, dynamoClients } from '../../support/dynamo-backends.ts';
+import { queueDepth, receiveUpTo, sqsClient } from '../../support/sqs-helpers.ts';
 import { makeTempDir } from '../../support/temp-dir.ts';
 import { contactRecord } from '../store/fixtures.ts';
-import { queueDepth, receiveUpTo, sqsClient } from './sqs-helpers.ts';
 
 const TABLE = 'leadstage';
 

@@ -10,7 +10,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureQueuePair, type QueuePair } from '../../../lib/local/bootstrap.ts';
 import { type Poller, startPoller } from '../../../lib/local/poller.ts';
 import { type LocalServer, startLocalSqs } from '../../../lib/local/servers.ts';
-import { makeTempDir } from '../../support/temp-dir.ts';
 import {
   queueDepth,
   REGION,
@@ -18,7 +17,8 @@ import {
   recordingLogger,
   sqsClient,
   waitUntil,
-} from './sqs-helpers.ts';
+} from '../../support/sqs-helpers.ts';
+import { makeTempDir } from '../../support/temp-dir.ts';
 
 const VISIBILITY_TIMEOUT_SECONDS = 1;
 const MAX_RECEIVE_COUNT = 2;

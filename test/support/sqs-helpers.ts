@@ -4,8 +4,8 @@ import {
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { Logger } from '../../../lib/observability/logger.ts';
-import { localCredentials } from '../../support/dynamo-backends.ts';
+import type { Logger } from '../../lib/observability/logger.ts';
+import { localCredentials } from './dynamo-backends.ts';
 
 export const REGION = 'us-east-1';
 
