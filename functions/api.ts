@@ -1,5 +1,6 @@
 import { handle } from 'hono/aws-lambda';
-import { pipeline } from './shared.ts';
+import { createPipeline } from '../lib/pipeline.ts';
+import { wiring } from './shared.ts';
 
 /** API Gateway HTTP API -> the Hono app. */
-export const handler = handle(pipeline.app);
+export const handler = handle(createPipeline(wiring).app);

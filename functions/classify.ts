@@ -1,4 +1,5 @@
-import { pipeline } from './shared.ts';
+import { createWorkers } from '../lib/workers.ts';
+import { wiring } from './shared.ts';
 
 /** Ingest queue -> merge, derive, commit, project (partial batch failures). */
-export const handler = pipeline.classify;
+export const handler = createWorkers(wiring).classify;

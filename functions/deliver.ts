@@ -1,4 +1,5 @@
-import { pipeline } from './shared.ts';
+import { createWorkers } from '../lib/workers.ts';
+import { wiring } from './shared.ts';
 
 /** Delivery queue -> signed POST to the subscriber (partial batch failures). */
-export const handler = pipeline.deliver;
+export const handler = createWorkers(wiring).deliver;

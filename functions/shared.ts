@@ -3,7 +3,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { settingsFromLambdaEnv } from '../lib/config/settings.ts';
 import { jsonLogger } from '../lib/observability/logger.ts';
-import { createPipeline } from '../lib/pipeline.ts';
+import type { WorkerOptions } from '../lib/workers.ts';
 
 const secrets = new SecretsManagerClient({});
 
@@ -16,10 +16,11 @@ async function readSecret(secretId: string): Promise<string> {
 /**
  * Built once per Lambda cold start (module scope, awaited before the first invocation):
  * settings from the environment and the secrets it names, SDK clients reused across
- * invocations.
+ * invocations. Each function wires only its own part from it (lib/workers.ts or
+ * lib/pipeline.ts), so a worker's bundle carries no HTTP API.
  */
-export const pipeline = createPipeline({
+export const wiring: WorkerOptions = {
   settings: await settingsFromLambdaEnv(process.env, readSecret),
   clients: { dynamo: new DynamoDBClient({}), sqs: new SQSClient({}) },
   logger: jsonLogger('info', { function: process.env.AWS_LAMBDA_FUNCTION_NAME }),
-});
+};

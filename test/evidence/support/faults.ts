@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import type { PipelineIntercept } from '../../../lib/pipeline.ts';
+import type { PipelineIntercept } from '../../../lib/workers.ts';
 import type { Prng } from './prng.ts';
 
 /** An injected crash: the worker dies here, as a Lambda that times out or runs out of memory. */
