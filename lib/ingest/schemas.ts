@@ -21,6 +21,12 @@ export function problemResponse(description: string) {
   return { description, content: { 'application/problem+json': { schema: problemSchema } } };
 }
 
+/** The security requirement of every route that takes the API key (`apiKeyAuth`). */
+export const bearerSecurity = [{ bearerAuth: [] }];
+
+/** The 401 answer of every route that takes the API key. */
+export const unauthorizedResponse = problemResponse('Missing or invalid API key.');
+
 /** A JSON response entry for a route's `responses`. */
 export function jsonResponse<T extends z.ZodType>(schema: T, description: string) {
   return { description, content: { 'application/json': { schema } } };

@@ -13,6 +13,7 @@ import { problem } from '../problem.ts';
 import { createRouter } from '../router.ts';
 import {
   answerPage,
+  bearerSecurity,
   contactNameFields,
   deliverySchema,
   deliveryView,
@@ -22,9 +23,9 @@ import {
   problemResponse,
   reasonSchema,
   stageChangeFields,
+  unauthorizedResponse,
 } from '../schemas.ts';
 
-const security = [{ bearerAuth: [] }];
 const contactIdParam = z.object({
   id: z
     .string()
@@ -103,19 +104,18 @@ const contactDeliverySchema = z
   .object({ ...deliverySchema.shape, subscriptionId: z.string() })
   .openapi('ContactDelivery');
 
-const unauthorized = problemResponse('Missing or invalid API key.');
 const notFound = problemResponse('No contact with this id (or it was erased).');
 
 const getContactRoute = createRoute({
   method: 'get',
   path: '/v1/contacts/{id}',
   summary: 'A contact: stage, reasons, missing data, flags, profile and facts',
-  security,
+  security: bearerSecurity,
   request: { params: contactIdParam },
   responses: {
     200: jsonResponse(contactSchema, 'The contact.'),
     400: problemResponse('Not a contact id.'),
-    401: unauthorized,
+    401: unauthorizedResponse,
     404: notFound,
   },
 });
@@ -124,7 +124,7 @@ const listContactsRoute = createRoute({
   method: 'get',
   path: '/v1/contacts',
   summary: 'Find a contact by email, or list the contacts in a stage (newest first)',
-  security,
+  security: bearerSecurity,
   request: {
     query: z.object({
       email: z.string().min(1).max(254).optional().openapi({ example: 'anna.schmidt@example.com' }),
@@ -135,7 +135,7 @@ const listContactsRoute = createRoute({
   responses: {
     200: jsonResponse(pageOf(contactSummarySchema, 'ContactPage'), 'One page of contacts.'),
     400: problemResponse('Neither `email` nor `stage` given, or a bad cursor.'),
-    401: unauthorized,
+    401: unauthorizedResponse,
   },
 });
 
@@ -143,12 +143,12 @@ const timelineRoute = createRoute({
   method: 'get',
   path: '/v1/contacts/{id}/timeline',
   summary: "A contact's events, newest first",
-  security,
+  security: bearerSecurity,
   request: { params: contactIdParam, query: z.object(pageQuery) },
   responses: {
     200: jsonResponse(pageOf(timelineEntrySchema, 'TimelinePage'), 'One page of the timeline.'),
     400: problemResponse('Bad cursor.'),
-    401: unauthorized,
+    401: unauthorizedResponse,
     404: notFound,
   },
 });
@@ -157,7 +157,7 @@ const stageHistoryRoute = createRoute({
   method: 'get',
   path: '/v1/contacts/{id}/stage-history',
   summary: "A contact's stage changes, oldest first",
-  security,
+  security: bearerSecurity,
   request: { params: contactIdParam, query: z.object(pageQuery) },
   responses: {
     200: jsonResponse(
@@ -165,7 +165,7 @@ const stageHistoryRoute = createRoute({
       'One page of the stage history.',
     ),
     400: problemResponse('Bad cursor.'),
-    401: unauthorized,
+    401: unauthorizedResponse,
     404: notFound,
   },
 });
@@ -177,7 +177,7 @@ const contactDeliveriesRoute = createRoute({
   description:
     'Every webhook made for this contact (stage changes, not-contactable notices), to every ' +
     'subscriber; items as in `GET /v1/subscriptions/{id}/deliveries`.',
-  security,
+  security: bearerSecurity,
   request: { params: contactIdParam, query: z.object(pageQuery) },
   responses: {
     200: jsonResponse(
@@ -185,7 +185,7 @@ const contactDeliveriesRoute = createRoute({
       'One page of deliveries.',
     ),
     400: problemResponse('Bad limit or cursor.'),
-    401: unauthorized,
+    401: unauthorizedResponse,
     404: notFound,
   },
 });
@@ -198,11 +198,11 @@ const eraseRoute = createRoute({
     'Deletes the contact, its timeline, stage history and deliveries, keeps only a marker without ' +
     'personal data, and sends `contact.erased` to every subscriber. Later webhooks about the ' +
     'person are dropped unless they are a fresh opt-in (form, consent, import) made after the erasure.',
-  security,
+  security: bearerSecurity,
   request: { params: contactIdParam },
   responses: {
     204: { description: 'Erased (or already erased).' },
-    401: unauthorized,
+    401: unauthorizedResponse,
     404: problemResponse('No contact with this id.'),
   },
 });

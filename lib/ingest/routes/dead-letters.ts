@@ -7,7 +7,7 @@ import { apiKeyAuth } from '../api-key-auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { problem } from '../problem.ts';
 import { createRouter } from '../router.ts';
-import { jsonResponse, problemResponse } from '../schemas.ts';
+import { bearerSecurity, jsonResponse, problemResponse, unauthorizedResponse } from '../schemas.ts';
 
 /** The queues that have a dead-letter queue, by the name the API uses. */
 export const DEAD_LETTER_QUEUE_NAMES = ['ingest', 'delivery'] as const;
@@ -16,8 +16,6 @@ export type DeadLetterQueueName = (typeof DEAD_LETTER_QUEUE_NAMES)[number];
 /** The most ids one redrive may name. */
 export const MAX_REDRIVE_IDS = 100;
 
-const security = [{ bearerAuth: [] }];
-const unauthorized = problemResponse('Missing or invalid API key.');
 const noQueue = problemResponse('No dead-letter queue of that name (`ingest` or `delivery`).');
 
 const queueParams = z.object({
@@ -104,8 +102,11 @@ const listQueuesRoute = createRoute({
   method: 'get',
   path: '/v1/dead-letters',
   summary: 'The dead-letter queues and how many messages each holds',
-  security,
-  responses: { 200: jsonResponse(queueCountsSchema, 'Each dead-letter queue.'), 401: unauthorized },
+  security: bearerSecurity,
+  responses: {
+    200: jsonResponse(queueCountsSchema, 'Each dead-letter queue.'),
+    401: unauthorizedResponse,
+  },
 });
 
 const listMessagesRoute = createRoute({
@@ -116,7 +117,7 @@ const listMessagesRoute = createRoute({
     'SQS has no peek: the messages are received with a short visibility timeout and made ' +
     'visible again at once, so while a listing runs (well under a second) a concurrent listing ' +
     'or redrive does not see them. Every listing adds one to their `receiveCount`.',
-  security,
+  security: bearerSecurity,
   request: {
     params: queueParams,
     query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(50) }),
@@ -127,7 +128,7 @@ const listMessagesRoute = createRoute({
       'Up to `limit` parked messages, oldest first.',
     ),
     400: problemResponse('Bad limit.'),
-    401: unauthorized,
+    401: unauthorizedResponse,
     404: noQueue,
   },
 });
@@ -141,7 +142,7 @@ const redriveRoute = createRoute({
     'to the delivery queue) and then deleted from the DLQ: never lost, at worst sent twice, ' +
     'which the idempotent workers absorb. An exhausted delivery is made `pending` again first, ' +
     'so its job is attempted as a redelivery would be.',
-  security,
+  security: bearerSecurity,
   request: {
     params: queueParams,
     body: { required: false, content: { 'application/json': { schema: redriveBodySchema } } },
@@ -149,7 +150,7 @@ const redriveRoute = createRoute({
   responses: {
     200: jsonResponse(redriveResultSchema, 'How many messages went back.'),
     400: problemResponse('The body is not valid.'),
-    401: unauthorized,
+    401: unauthorizedResponse,
     404: noQueue,
   },
 });

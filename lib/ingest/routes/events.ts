@@ -5,7 +5,7 @@ import { apiKeyAuth } from '../api-key-auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type FieldIssue, problem, toPointer } from '../problem.ts';
 import { createRouter } from '../router.ts';
-import { problemResponse } from '../schemas.ts';
+import { bearerSecurity, problemResponse, unauthorizedResponse } from '../schemas.ts';
 
 /** The most events one request may carry: bulk imports are split by the client. */
 export const MAX_EVENTS_PER_REQUEST = 500;
@@ -67,7 +67,7 @@ const postEventsRoute = createRoute({
     'Calls, meetings, answered mailings, quote requests, budget, decision maker, visits, profile ' +
     `updates, consent, and bulk import of existing leads (\`contact_imported\`), up to ${MAX_EVENTS_PER_REQUEST} per request. ` +
     'All or nothing: one invalid event refuses the request with a pointer to it.',
-  security: [{ bearerAuth: [] }],
+  security: bearerSecurity,
   request: { body: { content: { 'application/json': { schema: eventsBodySchema } } } },
   responses: {
     202: {
@@ -79,7 +79,7 @@ const postEventsRoute = createRoute({
       },
     },
     400: problemResponse('An event is not valid; `errors` points at it.'),
-    401: problemResponse('Missing or invalid API key.'),
+    401: unauthorizedResponse,
   },
 });
 

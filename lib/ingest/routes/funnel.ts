@@ -5,7 +5,7 @@ import { apiKeyAuth } from '../api-key-auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { problem } from '../problem.ts';
 import { createRouter } from '../router.ts';
-import { problemResponse } from '../schemas.ts';
+import { bearerSecurity, problemResponse, unauthorizedResponse } from '../schemas.ts';
 
 /** The default period: the last 30 UTC days, today included. */
 export const DEFAULT_PERIOD_DAYS = 30;
@@ -95,7 +95,7 @@ const funnelRoute = createRoute({
     'contactable and stale, and per UTC day the changes into each stage and the forward ' +
     'changes that reached each stage of the path (conversions divide these). The period defaults ' +
     `to the last ${DEFAULT_PERIOD_DAYS} days up to today (UTC) and spans at most ${MAX_PERIOD_DAYS} days.`,
-  security: [{ bearerAuth: [] }],
+  security: bearerSecurity,
   request: {
     query: z.object({
       from: daySchema.optional().openapi({ example: '2026-10-28' }),
@@ -108,7 +108,7 @@ const funnelRoute = createRoute({
       'A bad day (not YYYY-MM-DD in the years 1970 to 9999), `from` after `to` (or after today ' +
         'when `to` is absent), or a period longer than 366 days.',
     ),
-    401: problemResponse('Missing or invalid API key.'),
+    401: unauthorizedResponse,
   },
 });
 

@@ -6,12 +6,14 @@ import type { ApiDeps } from '../deps.ts';
 import { createRouter } from '../router.ts';
 import {
   answerPage,
+  bearerSecurity,
   contactNameFields,
   jsonResponse,
   pageOf,
   pageQuery,
   problemResponse,
   stageChangeFields,
+  unauthorizedResponse,
 } from '../schemas.ts';
 
 const recentChangeSchema = z
@@ -30,7 +32,7 @@ const recentChangesRoute = createRoute({
   description:
     'Each change with its reasons and what is missing; `stage` keeps only the changes TO that ' +
     "stage. Email and name are the contact's as of the change. Erased contacts' changes are gone.",
-  security: [{ bearerAuth: [] }],
+  security: bearerSecurity,
   request: {
     query: z.object({
       stage: z.enum(STAGES).optional(),
@@ -43,7 +45,7 @@ const recentChangesRoute = createRoute({
       'One page of stage changes.',
     ),
     400: problemResponse('Bad stage, limit or cursor.'),
-    401: problemResponse('Missing or invalid API key.'),
+    401: unauthorizedResponse,
   },
 });
 

@@ -24,6 +24,7 @@ import { problem } from '../problem.ts';
 import { createRouter } from '../router.ts';
 import {
   answerPage,
+  bearerSecurity,
   deliveryAttemptSchema,
   deliverySchema,
   deliveryView,
@@ -31,6 +32,7 @@ import {
   pageOf,
   pageQuery,
   problemResponse,
+  unauthorizedResponse,
 } from '../schemas.ts';
 
 /** How long a rotated-out secret keeps signing unless the request says otherwise: one day. */
@@ -211,7 +213,6 @@ const deliveryParams = idParams.extend({
     .max(128)
     .openapi({ example: 'msg_97f63aac346999c85faa4657_1a2b3c4d5e6f' }),
 });
-const security = [{ bearerAuth: [] }];
 const invalidDeliveryId = {
   type: '/problems/validation',
   title: 'Invalid request',
@@ -223,21 +224,20 @@ const noDelivery = (subscriptionId: string, deliveryId: string) => ({
   title: 'Not found',
   detail: `Subscription "${subscriptionId}" has no delivery "${deliveryId}".`,
 });
-const unauthorized = problemResponse('Missing or invalid API key.');
 const notFound = problemResponse('No subscription with this id.');
 
 const createSubscriptionRoute = createRoute({
   method: 'post',
   path: '/v1/subscriptions',
   summary: 'Subscribe a URL to stage changes',
-  security,
+  security: bearerSecurity,
   request: {
     body: { required: true, content: { 'application/json': { schema: createBodySchema } } },
   },
   responses: {
     201: jsonResponse(createdSchema, 'Created; the secret is in this response only.'),
     400: problemResponse('The body is not valid, or the URL is not an allowed target.'),
-    401: unauthorized,
+    401: unauthorizedResponse,
   },
 });
 
@@ -245,13 +245,13 @@ const listSubscriptionsRoute = createRoute({
   method: 'get',
   path: '/v1/subscriptions',
   summary: 'List the subscriptions with their health (never their secrets)',
-  security,
+  security: bearerSecurity,
   responses: {
     200: jsonResponse(
       z.object({ items: z.array(subscriptionSchema) }).openapi('SubscriptionList'),
       'Every subscription, oldest first.',
     ),
-    401: unauthorized,
+    401: unauthorizedResponse,
   },
 });
 
@@ -259,11 +259,11 @@ const getSubscriptionRoute = createRoute({
   method: 'get',
   path: '/v1/subscriptions/{id}',
   summary: 'Get a subscription',
-  security,
+  security: bearerSecurity,
   request: { params: idParams },
   responses: {
     200: jsonResponse(subscriptionSchema, 'The subscription (without its secret).'),
-    401: unauthorized,
+    401: unauthorizedResponse,
     404: notFound,
   },
 });
@@ -275,7 +275,7 @@ const updateSubscriptionRoute = createRoute({
   description:
     'Only the fields given change. A new URL is checked like one at create. Enabling resumes ' +
     'every paused delivery; sending `enabled: true` again resumes any left paused.',
-  security,
+  security: bearerSecurity,
   request: {
     params: idParams,
     body: { required: true, content: { 'application/json': { schema: updateBodySchema } } },
@@ -283,7 +283,7 @@ const updateSubscriptionRoute = createRoute({
   responses: {
     200: jsonResponse(updatedSchema, 'The subscription as it is now.'),
     400: problemResponse('The body is not valid, or the URL is not an allowed target.'),
-    401: unauthorized,
+    401: unauthorizedResponse,
     404: notFound,
   },
 });
@@ -292,11 +292,11 @@ const deleteSubscriptionRoute = createRoute({
   method: 'delete',
   path: '/v1/subscriptions/{id}',
   summary: 'Delete a subscription',
-  security,
+  security: bearerSecurity,
   request: { params: idParams },
   responses: {
     204: { description: 'Deleted; its undelivered webhooks are cancelled.' },
-    401: unauthorized,
+    401: unauthorizedResponse,
     404: notFound,
   },
 });
@@ -308,7 +308,7 @@ const rotateSecretRoute = createRoute({
   description:
     'During the overlap every webhook carries two signatures (Standard Webhooks), so the ' +
     'receiver can switch to the new secret at any time within it.',
-  security,
+  security: bearerSecurity,
   request: {
     params: idParams,
     body: { required: false, content: { 'application/json': { schema: rotateBodySchema } } },
@@ -316,7 +316,7 @@ const rotateSecretRoute = createRoute({
   responses: {
     200: jsonResponse(rotatedSchema, 'Rotated; the new secret is in this response only.'),
     400: problemResponse('The body is not valid.'),
-    401: unauthorized,
+    401: unauthorizedResponse,
     404: notFound,
   },
 });
@@ -329,11 +329,11 @@ const pingRoute = createRoute({
     'The body is `{"type":"webhook.ping","timestamp":...,"data":{"subscriptionId":...}}`, signed ' +
     'like every delivery, with a `webhook-id` starting `ping_`. Works on a disabled ' +
     `subscription too and does not change its health. Waits at most ${PING_TIMEOUT_MS / 1000} s.`,
-  security,
+  security: bearerSecurity,
   request: { params: idParams },
   responses: {
     200: jsonResponse(pingResultSchema, 'What the endpoint answered (also when it failed).'),
-    401: unauthorized,
+    401: unauthorizedResponse,
     404: notFound,
   },
 });
@@ -342,7 +342,7 @@ const listDeliveriesRoute = createRoute({
   method: 'get',
   path: '/v1/subscriptions/{id}/deliveries',
   summary: "A subscription's deliveries, newest first",
-  security,
+  security: bearerSecurity,
   request: {
     params: idParams,
     query: z.object({
@@ -353,7 +353,7 @@ const listDeliveriesRoute = createRoute({
   responses: {
     200: jsonResponse(deliveryPageSchema, 'One page of deliveries.'),
     400: problemResponse('Bad status, limit or cursor.'),
-    401: unauthorized,
+    401: unauthorizedResponse,
     404: notFound,
   },
 });
@@ -374,12 +374,12 @@ const getDeliveryRoute = createRoute({
   method: 'get',
   path: '/v1/subscriptions/{id}/deliveries/{deliveryId}',
   summary: 'One delivery with every attempt (time, status code, latency, error, response excerpt)',
-  security,
+  security: bearerSecurity,
   request: { params: deliveryParams },
   responses: {
     200: jsonResponse(deliveryDetailSchema, 'The delivery.'),
     400: problemResponse('Not a delivery id of this API.'),
-    401: unauthorized,
+    401: unauthorizedResponse,
     404: problemResponse('No such subscription, or no such delivery of it.'),
   },
 });
@@ -392,7 +392,7 @@ const redeliverRoute = createRoute({
     'The delivery becomes `pending` and its job is queued at once; it keeps its `webhook-id`, ' +
     'so a receiver that has it already can drop it. A disabled subscription keeps it paused ' +
     'until enabled.',
-  security,
+  security: bearerSecurity,
   request: { params: deliveryParams },
   responses: {
     202: jsonResponse(
@@ -400,7 +400,7 @@ const redeliverRoute = createRoute({
       'Queued for sending.',
     ),
     400: problemResponse('Not a delivery id of this API.'),
-    401: unauthorized,
+    401: unauthorizedResponse,
     404: problemResponse('No such subscription, or no such delivery of it.'),
   },
 });
@@ -414,7 +414,7 @@ const replayRoute = createRoute({
     `${MAX_REPLAY_RANGE_DAYS} days), whatever its status; the sweeper sends them over the ` +
     `next minutes. At most ${MAX_REPLAY_DELIVERIES} (the newest) per request: when \`capped\`, ` +
     'replay the earlier part of the range again.',
-  security,
+  security: bearerSecurity,
   request: {
     params: idParams,
     body: { required: true, content: { 'application/json': { schema: replayBodySchema } } },
@@ -432,7 +432,7 @@ const replayRoute = createRoute({
       'Resumed; the sweeper sends them.',
     ),
     400: problemResponse('The body is not valid, or the range is reversed or too wide.'),
-    401: unauthorized,
+    401: unauthorizedResponse,
     404: notFound,
   },
 });
