@@ -1,4 +1,4 @@
-import type { Stage } from '../domain/stage.ts';
+import { FUNNEL_PATH, type PathStage, type Stage, stageRank } from '../domain/stage.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { StageChange } from '../store/contact-store.ts';
 import {
@@ -9,9 +9,7 @@ import {
   type CountIntent,
   type CurrentCounter,
   countToken,
-  FUNNEL_PATH,
   type FunnelStore,
-  type PathStage,
 } from '../store/funnel-store.ts';
 
 export interface CountDeps {
@@ -64,12 +62,11 @@ export function erasedState(version: number, sequence: number): CountedState {
 }
 
 /**
- * A stage's place on the forward path: -1 below `lead` (a new contact, or one coming back
- * from `disqualified`, which lib/domain/stage.ts ranks below lead), null for `disqualified`
- * as a destination (a side exit reaches nothing).
+ * A stage's place on the forward path: -1 below `lead` for a new contact and for one coming
+ * back from `disqualified` (which the domain ranks below lead).
  */
 function pathRank(stage: Stage | null): number {
-  return stage === null || stage === 'disqualified' ? -1 : FUNNEL_PATH.indexOf(stage as PathStage);
+  return stage === null ? -1 : stageRank(stage);
 }
 
 /**

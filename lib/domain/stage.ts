@@ -10,13 +10,14 @@ import {
 export const STAGES = ['lead', 'qualified', 'prospect', 'sales_ready', 'disqualified'] as const;
 export type Stage = (typeof STAGES)[number];
 
-const RANK: Record<Stage, number> = {
-  disqualified: -1,
-  lead: 0,
-  qualified: 1,
-  prospect: 2,
-  sales_ready: 3,
-};
+/** The forward path of the funnel, in order; `disqualified` is a side exit, not on it. */
+export const FUNNEL_PATH = ['lead', 'qualified', 'prospect', 'sales_ready'] as const;
+export type PathStage = (typeof FUNNEL_PATH)[number];
+
+/** A stage's place on the forward path; `disqualified` ranks below `lead` (-1). */
+export function stageRank(stage: Stage): number {
+  return FUNNEL_PATH.indexOf(stage as PathStage);
+}
 
 /** A machine-readable reason with one human sentence, so a salesperson can see why. */
 export interface StageReason {
@@ -51,7 +52,7 @@ export type StageDirection = 'initial' | 'forward' | 'backward' | 'unchanged';
 export function stageDirection(from: Stage | null, to: Stage): StageDirection {
   if (from === null) return 'initial';
   if (from === to) return 'unchanged';
-  return RANK[to] > RANK[from] ? 'forward' : 'backward';
+  return stageRank(to) > stageRank(from) ? 'forward' : 'backward';
 }
 
 const count = (facts: ContactFacts, signal: Signal) => facts.counts[signal] ?? 0;

@@ -6,20 +6,13 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { STAGES, type Stage } from '../domain/stage.ts';
+import { FUNNEL_PATH, type PathStage, STAGES, type Stage } from '../domain/stage.ts';
 import { isConditionalCheckFailed } from './errors.ts';
 import { keys } from './keys.ts';
 
 /** The current-count counters: one per stage, and total, not contactable and stale. */
 export const CURRENT_COUNTERS = [...STAGES, 'total', 'notContactable', 'stale'] as const;
 export type CurrentCounter = (typeof CURRENT_COUNTERS)[number];
-
-/**
- * The forward path of the funnel, lowest first (the order of lib/domain/stage.ts);
- * `disqualified` is a side exit, not on it.
- */
-export const FUNNEL_PATH = ['lead', 'qualified', 'prospect', 'sales_ready'] as const;
-export type PathStage = (typeof FUNNEL_PATH)[number];
 
 /** The day item's attribute counting the stage changes that reached `stage` (or went past it). */
 export const reachedCounter = (stage: PathStage) => `reached_${stage}` as const;

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { STAGES, type Stage } from '../../domain/stage.ts';
-import { FUNNEL_PATH, type PathStage, zeroPath, zeroStages } from '../../store/funnel-store.ts';
+import { FUNNEL_PATH, type PathStage, STAGES, type Stage } from '../../domain/stage.ts';
+import { zeroPath, zeroStages } from '../../store/funnel-store.ts';
 import { apiKeyAuth } from '../api-key-auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { problem } from '../problem.ts';
