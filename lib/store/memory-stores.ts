@@ -23,7 +23,7 @@ import type {
   DueDelivery,
 } from './delivery-store.ts';
 import { NEW_DELIVERY_GRACE_MS, pageOfDeliveries } from './delivery-store.ts';
-import { VersionConflictError } from './errors.ts';
+import { SubscriptionChangedError, VersionConflictError } from './errors.ts';
 import {
   type ApplyOptions,
   type CountedMarker,
@@ -157,6 +157,18 @@ export class MemorySubscriptionStore implements SubscriptionStore {
     this.#items.set(subscription.id, structuredClone(subscription));
   }
 
+  /** Replaces it when still at the revision read, as the DynamoDB store does. */
+  async replace(read: SubscriptionRecord, next: SubscriptionRecord): Promise<SubscriptionRecord> {
+    const current = this.#items.get(read.id);
+    const revision = read.revision ?? 0;
+    if (current === undefined || (current.revision ?? 0) !== revision) {
+      throw new SubscriptionChangedError(read.id);
+    }
+    const stored: SubscriptionRecord = { ...next, id: read.id, revision: revision + 1 };
+    this.#items.set(read.id, structuredClone(stored));
+    return structuredClone(stored);
+  }
+
   /** Returns a copy of the subscription, or undefined. */
   async get(id: string): Promise<SubscriptionRecord | undefined> {
     const item = this.#items.get(id);
@@ -183,6 +195,13 @@ export class MemorySubscriptionStore implements SubscriptionStore {
     if (change.disable !== undefined) {
       item.enabled = false;
       item.disabledReason = change.disable;
+    }
+    if (
+      change.failingSince !== undefined ||
+      change.lastSuccessAt !== undefined ||
+      change.disable !== undefined
+    ) {
+      item.revision = (item.revision ?? 0) + 1;
     }
   }
 }

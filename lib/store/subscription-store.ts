@@ -7,7 +7,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { Stage } from '../domain/stage.ts';
-import { isConditionalCheckFailed } from './errors.ts';
+import { isConditionalCheckFailed, SubscriptionChangedError } from './errors.ts';
 import { keys } from './keys.ts';
 
 /** The webhook event types a subscription can receive. */
@@ -39,6 +39,12 @@ export interface SubscriptionRecord {
   failingSince?: string;
   /** The last successful delivery. */
   lastSuccessAt?: string;
+  /**
+   * Counts the writes to the item (edits, rotations, health changes), so that an edit made
+   * from a read can refuse to overwrite a write it did not see. Absent on an item never
+   * written since it was created (counts as 0).
+   */
+  revision?: number;
 }
 
 /** A change of a subscription's health, written after a delivery attempt. */
@@ -51,12 +57,18 @@ export interface SubscriptionHealthChange {
 }
 
 export interface SubscriptionStore {
+  /** Stores a new subscription (or replaces one unconditionally: imports and tests). */
   put(subscription: SubscriptionRecord): Promise<void>;
+  /**
+   * Replaces a subscription read at revision `read.revision` with `next` (one more revision).
+   * Throws {@link SubscriptionChangedError} when it was written or deleted since that read.
+   */
+  replace(read: SubscriptionRecord, next: SubscriptionRecord): Promise<SubscriptionRecord>;
   get(id: string): Promise<SubscriptionRecord | undefined>;
   /** Deletes the subscription; resolves to false when there was none. */
   delete(id: string): Promise<boolean>;
   list(): Promise<SubscriptionRecord[]>;
-  /** Applies a health change to an existing subscription; a deleted one is left alone. */
+  /** Applies a health change (a new revision) to an existing subscription; a deleted one is left alone. */
   recordHealth(id: string, change: SubscriptionHealthChange): Promise<void>;
 }
 
@@ -81,6 +93,29 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
         Item: { ...keys.subscription(subscription.id), type: 'subscription', ...subscription },
       }),
     );
+  }
+
+  async replace(read: SubscriptionRecord, next: SubscriptionRecord): Promise<SubscriptionRecord> {
+    const revision = read.revision ?? 0;
+    const stored: SubscriptionRecord = { ...next, id: read.id, revision: revision + 1 };
+    try {
+      await this.#doc.send(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: { ...keys.subscription(read.id), type: 'subscription', ...stored },
+          ConditionExpression:
+            revision === 0
+              ? 'attribute_exists(pk) AND attribute_not_exists(revision)'
+              : 'revision = :revision',
+          ...(revision === 0 ? {} : { ExpressionAttributeValues: { ':revision': revision } }),
+        }),
+      );
+    } catch (error) {
+      if (isConditionalCheckFailed(error))
+        throw new SubscriptionChangedError(read.id, { cause: error });
+      throw error;
+    }
+    return stored;
   }
 
   async get(id: string): Promise<SubscriptionRecord | undefined> {
@@ -147,6 +182,9 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
       values[':reason'] = change.disable;
     }
     if (sets.length === 0 && removes.length === 0) return;
+    sets.push('revision = if_not_exists(revision, :zero) + :one');
+    values[':zero'] = 0;
+    values[':one'] = 1;
     try {
       await this.#doc.send(
         new UpdateCommand({
@@ -159,7 +197,7 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
             .filter(Boolean)
             .join(' '),
           ConditionExpression: 'attribute_exists(pk)',
-          ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
+          ExpressionAttributeValues: values,
         }),
       );
     } catch (error) {

@@ -13,6 +13,7 @@ import type {
   DeliveryStatus,
   DeliverySummary,
 } from '../../store/delivery-store.ts';
+import { SubscriptionChangedError } from '../../store/errors.ts';
 import {
   type SubscriptionRecord,
   signingSecrets,
@@ -49,6 +50,8 @@ export const MAX_REPLAY_DELIVERIES = 10_000;
 const COLLECT_PAGE_SIZE = 1_000;
 /** Resumes written at once (each is one conditional UpdateItem). */
 const RESUME_CONCURRENCY = 25;
+/** Reads and conditional writes an edit makes before it answers 409 (health writes are at most one a minute). */
+const EDIT_ATTEMPTS = 8;
 
 const DISABLED_REASONS = ['gone', 'failing', 'manual'] as const;
 
@@ -285,6 +288,9 @@ const updateSubscriptionRoute = createRoute({
     400: problemResponse('The body is not valid, or the URL is not an allowed target.'),
     401: unauthorizedResponse,
     404: notFound,
+    409: problemResponse(
+      'The subscription kept changing while this was applied (edits, a rotation); send it again.',
+    ),
   },
 });
 
@@ -318,6 +324,9 @@ const rotateSecretRoute = createRoute({
     400: problemResponse('The body is not valid.'),
     401: unauthorizedResponse,
     404: notFound,
+    409: problemResponse(
+      'The subscription kept changing while this was applied (edits, a rotation); send it again.',
+    ),
   },
 });
 
@@ -509,6 +518,36 @@ export function subscriptionRoutes(deps: ApiDeps) {
     detail: `No subscription with id "${id}".`,
   });
 
+  const changedProblem = (id: string) => ({
+    type: '/problems/subscription-busy',
+    title: 'Subscription busy',
+    detail: `Subscription "${id}" kept changing while this was applied; send it again.`,
+  });
+
+  /**
+   * Applies `edit` to the subscription as read, and again to a fresh read whenever another
+   * write came between (the deliver worker's health writes, a concurrent edit or rotation),
+   * so that no write is lost. Undefined when the subscription was deleted meanwhile; `busy`
+   * when it changed under every attempt.
+   */
+  async function editSubscription(
+    read: SubscriptionRecord,
+    edit: (current: SubscriptionRecord) => SubscriptionRecord,
+  ): Promise<SubscriptionRecord | undefined | 'busy'> {
+    let current = read;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await deps.subscriptions.replace(current, edit(current));
+      } catch (error) {
+        if (!(error instanceof SubscriptionChangedError)) throw error;
+      }
+      if (attempt >= EDIT_ATTEMPTS) return 'busy';
+      const again = await deps.subscriptions.get(read.id);
+      if (again === undefined) return undefined;
+      current = again;
+    }
+  }
+
   /** Resolved now and again at every send: the address checked is the address connected to. */
   const checkTarget = (url: string) =>
     checkWebhookTargetResolved(url, {
@@ -592,37 +631,41 @@ export function subscriptionRoutes(deps: ApiDeps) {
     .openapi(updateSubscriptionRoute, async (c) => {
       const { id } = c.req.valid('param');
       const changes = c.req.valid('json');
-      const current = await deps.subscriptions.get(id);
-      if (current === undefined) return problem(c, 404, notFoundProblem(id));
-      if (changes.url !== undefined && changes.url !== current.url) {
+      const first = await deps.subscriptions.get(id);
+      if (first === undefined) return problem(c, 404, notFoundProblem(id));
+      if (changes.url !== undefined && changes.url !== first.url) {
         const refusal = await checkTarget(changes.url);
         if (refusal !== undefined) return problem(c, 400, invalidTarget(refusal));
       }
 
       const now = deps.now();
-      const updated: SubscriptionRecord = { ...current };
-      if (changes.url !== undefined && changes.url !== current.url) {
-        updated.url = changes.url;
-        // A new endpoint starts with a clean failure record.
-        delete updated.failingSince;
-      }
-      if (changes.description === null) delete updated.description;
-      else if (changes.description !== undefined) updated.description = changes.description;
-      if (changes.eventTypes === null) delete updated.eventTypes;
-      else if (changes.eventTypes !== undefined) updated.eventTypes = distinct(changes.eventTypes);
-      if (changes.stages === null) delete updated.stages;
-      else if (changes.stages !== undefined) updated.stages = distinct(changes.stages);
-      if (changes.enabled === false && current.enabled) {
-        updated.enabled = false;
-        updated.disabledReason = 'manual';
-      } else if (changes.enabled === true && !current.enabled) {
-        updated.enabled = true;
-        delete updated.disabledReason;
-        delete updated.failingSince;
-      }
-      // Read-modify-write: the subscription store has no partial update beside recordHealth.
-      await deps.subscriptions.put(updated);
-
+      const edited = await editSubscription(first, (current) => {
+        const updated: SubscriptionRecord = { ...current };
+        if (changes.url !== undefined && changes.url !== current.url) {
+          updated.url = changes.url;
+          // A new endpoint starts with a clean failure record.
+          delete updated.failingSince;
+        }
+        if (changes.description === null) delete updated.description;
+        else if (changes.description !== undefined) updated.description = changes.description;
+        if (changes.eventTypes === null) delete updated.eventTypes;
+        else if (changes.eventTypes !== undefined)
+          updated.eventTypes = distinct(changes.eventTypes);
+        if (changes.stages === null) delete updated.stages;
+        else if (changes.stages !== undefined) updated.stages = distinct(changes.stages);
+        if (changes.enabled === false && current.enabled) {
+          updated.enabled = false;
+          updated.disabledReason = 'manual';
+        } else if (changes.enabled === true && !current.enabled) {
+          updated.enabled = true;
+          delete updated.disabledReason;
+          delete updated.failingSince;
+        }
+        return updated;
+      });
+      if (edited === undefined) return problem(c, 404, notFoundProblem(id));
+      if (edited === 'busy') return problem(c, 409, changedProblem(id));
+      const updated = edited;
       let resumed: number | undefined;
       if (changes.enabled === true) {
         // Enabled first, then resumed: the deliver worker must find it enabled when it sends.
@@ -655,26 +698,30 @@ export function subscriptionRoutes(deps: ApiDeps) {
       const { id } = c.req.valid('param');
       // An absent body is not parsed (the route's body is optional), so the default is set here.
       const overlapSeconds = c.req.valid('json').overlapSeconds ?? DEFAULT_SECRET_OVERLAP_SECONDS;
-      const current = await deps.subscriptions.get(id);
-      if (current === undefined) return problem(c, 404, notFoundProblem(id));
+      const read = await deps.subscriptions.get(id);
+      if (read === undefined) return problem(c, 404, notFoundProblem(id));
       const now = deps.now();
       const nowIso = now.toISOString();
-      const previousSecrets = (current.previousSecrets ?? []).filter(
-        (entry) => entry.expiresAt > nowIso,
-      );
-      if (overlapSeconds > 0) {
-        previousSecrets.push({
-          secret: current.secret,
-          expiresAt: new Date(now.getTime() + overlapSeconds * 1000).toISOString(),
-        });
-      }
-      const { previousSecrets: _old, ...rest } = current;
-      const updated: SubscriptionRecord = {
-        ...rest,
-        secret: generateSigningSecret(),
-        ...(previousSecrets.length > 0 ? { previousSecrets } : {}),
-      };
-      await deps.subscriptions.put(updated);
+      const edited = await editSubscription(read, (current) => {
+        const previousSecrets = (current.previousSecrets ?? []).filter(
+          (entry) => entry.expiresAt > nowIso,
+        );
+        if (overlapSeconds > 0) {
+          previousSecrets.push({
+            secret: current.secret,
+            expiresAt: new Date(now.getTime() + overlapSeconds * 1000).toISOString(),
+          });
+        }
+        const { previousSecrets: _old, ...rest } = current;
+        return {
+          ...rest,
+          secret: generateSigningSecret(),
+          ...(previousSecrets.length > 0 ? { previousSecrets } : {}),
+        };
+      });
+      if (edited === undefined) return problem(c, 404, notFoundProblem(id));
+      if (edited === 'busy') return problem(c, 409, changedProblem(id));
+      const updated = edited;
       deps.logger.info('subscription secret rotated', { subscriptionId: id, overlapSeconds });
       return c.json({ ...publicView(updated, now), secret: updated.secret }, 200);
     })

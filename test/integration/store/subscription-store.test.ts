@@ -2,10 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { DynamoDeliveryStore } from '../../../lib/store/delivery-store.ts';
+import { SubscriptionChangedError } from '../../../lib/store/errors.ts';
 import { keys } from '../../../lib/store/keys.ts';
+import { MemorySubscriptionStore } from '../../../lib/store/memory-stores.ts';
 import {
   DynamoSubscriptionStore,
   type SubscriptionRecord,
+  type SubscriptionStore,
 } from '../../../lib/store/subscription-store.ts';
 import { createTable, dynamoBackends, useDynamoTable } from '../../support/dynamo-backends.ts';
 import { deliveryRecord } from './fixtures.ts';
@@ -27,10 +30,76 @@ function subscription(id: string, overrides: Partial<SubscriptionRecord> = {}): 
   };
 }
 
+/**
+ * The optimistic concurrency every subscription store keeps: an edit written from a read
+ * refuses to overwrite a write it did not see (docs/decisions.md, "Subscription edits").
+ */
+function describeRevisions(store: () => SubscriptionStore): void {
+  describe('replace and revisions', () => {
+    it('replace writes the edit as the next revision and returns what it stored', async () => {
+      const read = subscription(newSubscriptionId());
+      await store().put(read);
+      const stored = await store().replace(read, { ...read, description: 'CRM (EU)' });
+      expect(stored).toStrictEqual({ ...read, description: 'CRM (EU)', revision: 1 });
+      await expect(store().get(read.id)).resolves.toStrictEqual(stored);
+      const again = await store().replace(stored, { ...stored, enabled: false });
+      expect(again.revision).toBe(2);
+      await expect(store().get(read.id)).resolves.toStrictEqual(again);
+    });
+
+    it('replace from a read older than another edit throws SubscriptionChangedError and keeps the other edit', async () => {
+      const read = subscription(newSubscriptionId());
+      await store().put(read);
+      const winner = await store().replace(read, { ...read, description: 'first' });
+      const error = await store()
+        .replace(read, { ...read, description: 'second' })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SubscriptionChangedError);
+      expect((error as SubscriptionChangedError).subscriptionId).toBe(read.id);
+      await expect(store().get(read.id)).resolves.toStrictEqual(winner);
+    });
+
+    it('recordHealth is a new revision: an edit from the read before it is refused', async () => {
+      const read = subscription(newSubscriptionId());
+      await store().put(read);
+      await store().recordHealth(read.id, { disable: 'gone' });
+      await expect(store().replace(read, { ...read, description: 'stale' })).rejects.toBeInstanceOf(
+        SubscriptionChangedError,
+      );
+      const now = await store().get(read.id);
+      expect(now).toMatchObject({ enabled: false, disabledReason: 'gone', revision: 1 });
+      expect(now?.description).toBeUndefined();
+      // From the fresh read it goes through, and keeps the health write.
+      const stored = await store().replace(now as SubscriptionRecord, {
+        ...(now as SubscriptionRecord),
+        description: 'fresh',
+      });
+      expect(stored).toMatchObject({ enabled: false, disabledReason: 'gone', revision: 2 });
+    });
+
+    it('replace of a subscription deleted since the read throws and does not bring it back', async () => {
+      const read = subscription(newSubscriptionId());
+      await store().put(read);
+      await store().delete(read.id);
+      await expect(store().replace(read, { ...read, enabled: false })).rejects.toBeInstanceOf(
+        SubscriptionChangedError,
+      );
+      await expect(store().get(read.id)).resolves.toBeUndefined();
+    });
+  });
+}
+
+describe('MemorySubscriptionStore', () => {
+  const memory = new MemorySubscriptionStore();
+  describeRevisions(() => memory);
+});
+
 describe.each(dynamoBackends)('DynamoSubscriptionStore on $name', (backend) => {
   const table = useDynamoTable(backend, 'subscriptions');
   const store = (tableName = table().tableName) =>
     new DynamoSubscriptionStore(table().doc, tableName);
+
+  describeRevisions(() => store());
 
   it('get resolves to undefined for an unknown id', async () => {
     await expect(store().get(newSubscriptionId())).resolves.toBeUndefined();
