@@ -13,7 +13,7 @@ import {
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { AttributeType, BillingMode, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
-import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type CfnFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
@@ -501,7 +501,8 @@ export class Leadstage extends Construct {
     const sweep = fn('Sweep', {
       timeout: Duration.seconds(60),
       memorySize: 256,
-      description: 'Leadstage sweeper: queues due and stranded deliveries (every minute)',
+      description:
+        'Leadstage sweeper: queues due and stranded deliveries (every minute), and contacts gone stale (daily)',
     });
     // One sweep at a time, and no Lambda retry of a failed one: the next minute's sweep is the retry.
     sweep.configureAsyncInvoke({ retryAttempts: 0 });
@@ -512,6 +513,18 @@ export class Leadstage extends Construct {
       description: 'Runs the Leadstage sweeper every minute',
       schedule: Schedule.rate(Duration.minutes(1)),
       targets: [new LambdaFunction(sweep, { retryAttempts: 0 })],
+    });
+    // The ageing pass (lib/classify/age-contacts.ts): `stale` follows time, not only events.
+    // Daily, as staleAfterDays counts days; a failed pass is repeated by the next day's.
+    new Rule(this, 'AgeingSchedule', {
+      description: 'Runs the Leadstage ageing pass daily: refreshes contacts gone stale',
+      schedule: Schedule.cron({ minute: '17', hour: '3' }),
+      targets: [
+        new LambdaFunction(sweep, {
+          retryAttempts: 0,
+          event: RuleTargetInput.fromObject({ task: 'age-contacts' }),
+        }),
+      ],
     });
 
     // Least privilege. Consuming a queue is granted by its event source below.
@@ -555,6 +568,8 @@ export class Leadstage extends Construct {
 
     this.table.grantReadWriteData(sweep);
     this.deliveryQueue.grantSendMessages(sweep);
+    // The ageing pass queues its refreshes for the classify worker.
+    this.ingestQueue.grantSendMessages(sweep);
 
     const eventSource = (source: Queue, maxConcurrency: number) =>
       new SqsEventSource(source, {

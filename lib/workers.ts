@@ -2,6 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { ageContacts } from './classify/age-contacts.ts';
 import type { ClassifyDeps } from './classify/apply-event.ts';
 import { createClassifyHandler } from './classify/classify-handler.ts';
 import type { Settings } from './config/settings.ts';
@@ -9,6 +10,7 @@ import { createDeliverHandler, type DeliverDeps } from './delivery/deliver-handl
 import { sweepDueDeliveries } from './delivery/sweep.ts';
 import type { Logger } from './observability/logger.ts';
 import { SqsMessageQueue } from './queue/message-queue.ts';
+import { DynamoContactDirectory } from './store/contact-directory.ts';
 import { DynamoContactStore } from './store/contact-store.ts';
 import { DynamoDeliveryStore } from './store/delivery-store.ts';
 import { DynamoFunnelStore } from './store/funnel-store.ts';
@@ -75,6 +77,8 @@ export interface Workers {
   deliver: SqsHandler;
   /** The scheduled sweep: queues deliveries whose time has come. */
   sweep: () => Promise<{ queued: number }>;
+  /** The scheduled ageing pass: queues a refresh of each contact gone stale without an event. */
+  ageContacts: () => Promise<{ queued: number }>;
 }
 
 /** Wires the classify, deliver and sweep handlers to their stores and queues. */
@@ -121,5 +125,13 @@ export function createWorkers(
     classify: intercept.classify?.(classify) ?? classify,
     deliver: intercept.deliver?.(deliver) ?? deliver,
     sweep: () => sweepDueDeliveries({ deliveries, deliveryQueue, now, logger }),
+    ageContacts: () =>
+      ageContacts({
+        directory: new DynamoContactDirectory(stores.doc, settings.tableName),
+        ingestQueue: stores.ingestQueue,
+        staleAfterDays: settings.config.qualification.staleAfterDays,
+        now,
+        logger,
+      }),
   };
 }

@@ -4,6 +4,7 @@ import { sqsBatchHandler, UnreadableMessageError } from '../queue/batch.ts';
 import { isErased } from '../store/contact-store.ts';
 import { applyEvent, type ClassifyDeps } from './apply-event.ts';
 import { countContact, erasedState } from './count-contact.ts';
+import { refreshContact } from './refresh-contact.ts';
 import { resolveReply } from './resolve-reply.ts';
 
 /** The SQS handler for the ingest queue: one event per message, partial batch failures. */
@@ -42,6 +43,11 @@ export function createClassifyHandler(
             deleted,
           });
         }
+        return;
+      }
+      if ('refresh' in data) {
+        const outcome = await refreshContact(data.refresh.contactId, deps);
+        deps.logger.info('contact refreshed', { contactId: data.refresh.contactId, outcome });
         return;
       }
       const event = 'event' in data ? data.event : await resolveReply(data.reply, deps, deps.now());

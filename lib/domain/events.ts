@@ -175,18 +175,20 @@ export const unresolvedReplySchema = z.object({
 });
 export type UnresolvedReply = z.output<typeof unresolvedReplySchema>;
 
+const contactIdSchema = z.string().regex(/^ct_[0-9a-f]{24}$/);
+
 /**
- * What travels on the ingest queue: an event, a reply still to be matched, or a purge of
- * an erased contact. `v` lets a reader refuse a version it cannot read.
+ * What travels on the ingest queue: an event, a reply still to be matched, a purge of an
+ * erased contact, or a refresh of a contact's time-dependent flags. `v` lets a reader refuse
+ * a version it cannot read.
  */
 export const eventEnvelopeSchema = z.union([
   z.object({ v: z.literal(1), event: leadEventSchema }),
   z.object({ v: z.literal(1), reply: unresolvedReplySchema }),
   /** A second purge of an erased contact, after projections that raced the erasure are done. */
-  z.object({
-    v: z.literal(1),
-    purge: z.object({ contactId: z.string().regex(/^ct_[0-9a-f]{24}$/) }),
-  }),
+  z.object({ v: z.literal(1), purge: z.object({ contactId: contactIdSchema }) }),
+  /** Derive the contact's flags again as of now: the ageing pass found it gone stale. */
+  z.object({ v: z.literal(1), refresh: z.object({ contactId: contactIdSchema }) }),
 ]);
 export type EventEnvelope = z.input<typeof eventEnvelopeSchema>;
 export type ParsedEnvelope = z.output<typeof eventEnvelopeSchema>;

@@ -182,6 +182,15 @@ function contactability(facts: ContactFacts): { contactable: boolean; reasons: S
 }
 
 /**
+ * When the contact last did something of its own (a form, a reply, an open, a click, an
+ * answered call, a meeting, a visit, a quote, a budget, consent), or was first seen: the
+ * time `stale` counts from. Empty when nothing is known.
+ */
+export function lastActivityOf(facts: ContactFacts): string {
+  return maxOf([...ACTIVITY_SIGNALS.map((signal) => facts.last[signal]), facts.firstSeenAt]);
+}
+
+/**
  * Derives the stage from the contact's accumulated facts and the deployment's
  * qualification config. Pure: the same facts give the same verdict, whatever order their
  * events came in; `now` only decides the stale and cadence flags, never the stage.
@@ -255,10 +264,7 @@ export function deriveStage(
   const { contactable, reasons: contactReasons } = contactability(facts);
   reasons.push(...contactReasons);
 
-  const lastActivity = maxOf([
-    ...ACTIVITY_SIGNALS.map((signal) => facts.last[signal]),
-    facts.firstSeenAt,
-  ]);
+  const lastActivity = lastActivityOf(facts);
   const staleCutoff = new Date(now.getTime() - config.staleAfterDays * 86_400_000).toISOString();
   const stale = lastActivity !== '' && lastActivity < staleCutoff;
   if (stale) {

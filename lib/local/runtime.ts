@@ -31,6 +31,8 @@ export interface LocalRuntimeOptions {
   meter?: UsageMeter;
   /** How often the sweep runs (EventBridge does it every minute on AWS); tests shorten it. */
   sweepIntervalMs?: number;
+  /** How often the ageing pass runs (daily on AWS; hourly here, and once at start). */
+  ageIntervalMs?: number;
   /** Fault injection for the chaos tests (lib/pipeline.ts). */
   intercept?: PipelineIntercept;
 }
@@ -138,19 +140,30 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       }),
     );
 
-    // What EventBridge does on AWS: the sweep, on a timer. One at a time; a failed sweep is
-    // logged and the next one tries again.
-    const sweepEveryMs = options.sweepIntervalMs ?? 30_000;
-    let sweeping: Promise<unknown> = Promise.resolve();
-    const sweepTimer = setInterval(() => {
-      sweeping = sweeping.then(() =>
-        pipeline.sweep().catch((error: unknown) => logger.warn('sweep failed', { error })),
+    // What EventBridge does on AWS: the sweep and the ageing pass, on timers. One job at a
+    // time; a failed one is logged and its next run tries again.
+    let scheduled: Promise<unknown> = Promise.resolve();
+    const runScheduled = (name: string, job: () => Promise<unknown>) => {
+      scheduled = scheduled.then(() =>
+        job().catch((error: unknown) => logger.warn(`${name} failed`, { error })),
       );
-    }, sweepEveryMs);
+    };
+    const sweepTimer = setInterval(
+      () => runScheduled('sweep', pipeline.sweep),
+      options.sweepIntervalMs ?? 30_000,
+    );
+    // Also once at start: a machine that was off for days has contacts gone stale meanwhile.
+    runScheduled('ageing pass', pipeline.ageContacts);
+    const ageTimer = setInterval(
+      () => runScheduled('ageing pass', pipeline.ageContacts),
+      options.ageIntervalMs ?? 3_600_000,
+    );
     sweepTimer.unref();
+    ageTimer.unref();
     stoppers.push(async () => {
       clearInterval(sweepTimer);
-      await sweeping;
+      clearInterval(ageTimer);
+      await scheduled;
     });
 
     const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {

@@ -33,6 +33,12 @@ export function summaryOf(contact: ContactRecord): ContactSummary {
 export interface ContactDirectory {
   /** Contacts in a stage, newest stage change first. */
   listByStage(stage: Stage, page: PageRequest): Promise<Page<ContactSummary>>;
+  /**
+   * The ids of the contacts in a stage that time has made stale: not flagged `stale` yet, but
+   * with no activity of their own since `cutoff`. A page may be empty and still have a next
+   * one (the index is read in full, 1 MB a page, and filtered).
+   */
+  listGoingStale(stage: Stage, cutoff: string, cursor?: string): Promise<Page<string>>;
 }
 
 export class DynamoContactDirectory implements ContactDirectory {
@@ -72,6 +78,31 @@ export class DynamoContactDirectory implements ContactDirectory {
         summary: item.summary ?? {},
       }),
     );
+    return { items, ...(nextCursor ? { nextCursor } : {}) };
+  }
+
+  async listGoingStale(stage: Stage, cutoff: string, cursor?: string): Promise<Page<string>> {
+    const result = await this.#doc.send(
+      new QueryCommand({
+        TableName: this.#tableName,
+        IndexName: INDEX.byStage,
+        KeyConditionExpression: 'gsi1pk = :stage',
+        FilterExpression: 'lastActivityAt < :cutoff AND flags.stale = :false',
+        ExpressionAttributeValues: {
+          ':stage': `STAGE#${stage}`,
+          ':cutoff': cutoff,
+          ':false': false,
+        },
+        ProjectionExpression: 'contactId',
+        ExclusiveStartKey: decodeCursor(
+          cursor,
+          ['gsi1pk', 'gsi1sk', 'pk', 'sk'],
+          (key) => key.gsi1pk === `STAGE#${stage}`,
+        ),
+      }),
+    );
+    const nextCursor = encodeCursor(result.LastEvaluatedKey);
+    const items = (result.Items ?? []).map((item) => String(item.contactId));
     return { items, ...(nextCursor ? { nextCursor } : {}) };
   }
 }

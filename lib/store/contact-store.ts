@@ -8,12 +8,13 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { WebhookMessage } from '../delivery/message.ts';
 import { type ContactFacts, nameAndCompany } from '../domain/facts.ts';
-import type {
-  Stage,
-  StageDirection,
-  StageFlags,
-  StageReason,
-  StageVerdict,
+import {
+  lastActivityOf,
+  type Stage,
+  type StageDirection,
+  type StageFlags,
+  type StageReason,
+  type StageVerdict,
 } from '../domain/stage.ts';
 import { isConditionalCheckFailed, VersionConflictError } from './errors.ts';
 import { keys } from './keys.ts';
@@ -168,6 +169,7 @@ export class DynamoContactStore implements ContactStore {
       gsi1pk: _g1,
       gsi1sk: _g2,
       summary: _s,
+      lastActivityAt: _a,
       ...record
     } = Item;
     return record as ContactRecord | ErasedContact;
@@ -175,6 +177,7 @@ export class DynamoContactStore implements ContactStore {
 
   async commit(record: ContactRecord, expectedVersion: number | undefined): Promise<void> {
     const summary = nameAndCompany(record.facts);
+    const lastActivity = lastActivityOf(record.facts);
     try {
       await this.#doc.send(
         new PutCommand({
@@ -184,6 +187,8 @@ export class DynamoContactStore implements ContactStore {
             type: 'contact',
             ...keys.byStage(record.stage, record.stageChangedAt, record.contactId),
             summary,
+            // For the ageing pass (lib/classify/age-contacts.ts): a filter on the byStage index.
+            ...(lastActivity !== '' ? { lastActivityAt: lastActivity } : {}),
             ...record,
           },
           ...versionCondition(expectedVersion),

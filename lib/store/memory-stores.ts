@@ -1,4 +1,4 @@
-import type { Stage } from '../domain/stage.ts';
+import { lastActivityOf, type Stage } from '../domain/stage.ts';
 import { type ContactDirectory, type ContactSummary, summaryOf } from './contact-directory.ts';
 import {
   type ContactRecord,
@@ -138,6 +138,22 @@ export class MemoryContactStore implements ContactStore, ContactDirectory {
       })
       .map(summaryOf);
     return memoryPage(summaries, page);
+  }
+
+  /** The same filter as the DynamoDB directory, in one page. */
+  async listGoingStale(stage: Stage, cutoff: string): Promise<Page<string>> {
+    const items = this.all()
+      .filter((contact) => {
+        const lastActivity = lastActivityOf(contact.facts);
+        return (
+          contact.stage === stage &&
+          !contact.flags.stale &&
+          lastActivity !== '' &&
+          lastActivity < cutoff
+        );
+      })
+      .map((contact) => contact.contactId);
+    return { items };
   }
 
   /** Copies of every stored contact, erased ones left out (a test helper; not part of ContactStore). */

@@ -38,6 +38,7 @@ export const GLOBAL_INDEXES: GlobalSecondaryIndex[] = [
         'summary',
         'flags',
         'qualification',
+        'lastActivityAt',
       ],
     },
   },

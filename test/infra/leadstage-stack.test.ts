@@ -574,12 +574,15 @@ describe('Leadstage stack (bundled with the local esbuild)', () => {
     expect(resourcesAllowed(template, deliver, 'sqs:DeleteMessage')).toEqual([delivery]);
   });
 
-  it('lets sweep send to the delivery queue only, consume no queue, and touch nothing but the table', () => {
+  it('lets sweep send to the delivery queue (due deliveries) and the ingest queue (refreshes of the ageing pass) only, consume no queue, and touch nothing but the table', () => {
     const { sweep } = leadstage.functions;
     const delivery = getAtt(logicalId(leadstage.deliveryQueue));
+    const ingest = getAtt(logicalId(leadstage.ingestQueue));
     const tableArn = getAtt(logicalId(leadstage.table));
     const tableIndexes = { 'Fn::Join': ['', [tableArn, '/index/*']] };
-    expect(resourcesAllowed(template, sweep, 'sqs:SendMessage')).toEqual([delivery]);
+    expect(sorted(resourcesAllowed(template, sweep, 'sqs:SendMessage'))).toEqual(
+      sorted([delivery, ingest]),
+    );
     for (const action of [
       'sqs:ReceiveMessage',
       'sqs:DeleteMessage',
@@ -601,7 +604,8 @@ describe('Leadstage stack (bundled with the local esbuild)', () => {
       const actions = asArray(statement.Action as string | string[]);
       const resources = asArray(statement.Resource);
       if (actions.every((a) => a.startsWith('sqs:'))) {
-        expect(resources).toEqual([delivery]);
+        expect(resources.length).toBeGreaterThan(0);
+        for (const resource of resources) expect([delivery, ingest]).toContainEqual(resource);
       } else if (actions.every((a) => a.startsWith('dynamodb:'))) {
         expect(resources.length).toBeGreaterThan(0);
         for (const resource of resources) expect([tableArn, tableIndexes]).toContainEqual(resource);
@@ -633,34 +637,49 @@ describe('Leadstage stack (bundled with the local esbuild)', () => {
     }
   });
 
-  it('runs the sweep function every minute from an EventBridge rule, without retries', () => {
+  it('runs the sweep function every minute, and the ageing pass daily, from two EventBridge rules without retries', () => {
     const { sweep } = leadstage.functions;
     const rules = template.findResources('AWS::Events::Rule') as Record<string, Resource>;
-    const ruleIds = Object.keys(rules);
-    expect(ruleIds).toHaveLength(1);
-    const [ruleId] = ruleIds as [string];
-    expect(rules[ruleId]?.Properties).toMatchObject({
-      ScheduleExpression: 'rate(1 minute)',
-      State: 'ENABLED',
+    const bySchedule = new Map(
+      Object.entries(rules).map(([id, rule]) => [String(rule.Properties.ScheduleExpression), id]),
+    );
+    expect([...bySchedule.keys()].sort()).toEqual(['cron(17 3 * * ? *)', 'rate(1 minute)']);
+    const sweepRule = bySchedule.get('rate(1 minute)') as string;
+    const ageingRule = bySchedule.get('cron(17 3 * * ? *)') as string;
+    for (const ruleId of [sweepRule, ageingRule]) {
+      expect(rules[ruleId]?.Properties).toMatchObject({ State: 'ENABLED' });
+      const targets = rules[ruleId]?.Properties.Targets as Json[];
+      expect(targets).toHaveLength(1);
+      expect(targets[0]).toMatchObject({
+        Arn: getAtt(logicalId(sweep)),
+        RetryPolicy: { MaximumRetryAttempts: 0 },
+      });
+    }
+    // The minute's sweep gets EventBridge's own event; the daily rule names the ageing task,
+    // which functions/sweep.ts tells apart.
+    const targetOf = (ruleId: string) =>
+      (rules[ruleId]?.Properties.Targets as Json[] | undefined)?.[0] as Record<string, unknown>;
+    const sweepTarget = targetOf(sweepRule);
+    expect(sweepTarget).not.toHaveProperty('Input');
+    expect(JSON.parse(String(targetOf(ageingRule).Input))).toEqual({
+      task: 'age-contacts',
     });
-    const targets = rules[ruleId]?.Properties.Targets as Json[];
-    expect(targets).toHaveLength(1);
-    expect(targets[0]).toMatchObject({
-      Arn: getAtt(logicalId(sweep)),
-      RetryPolicy: { MaximumRetryAttempts: 0 },
-    });
-    // EventBridge may invoke the sweep function, from this rule only, and no other function.
+    // EventBridge may invoke the sweep function, from these rules only, and no other function.
     const permissions = Object.values(
       template.findResources('AWS::Lambda::Permission', {
         Properties: { Principal: 'events.amazonaws.com' },
       }),
     ) as Resource[];
-    expect(permissions).toHaveLength(1);
-    expect(permissions[0]?.Properties).toMatchObject({
-      Action: 'lambda:InvokeFunction',
-      FunctionName: getAtt(logicalId(sweep)),
-      SourceArn: getAtt(ruleId),
-    });
+    expect(permissions).toHaveLength(2);
+    expect(permissions.map((permission) => permission.Properties.SourceArn)).toEqual(
+      expect.arrayContaining([getAtt(sweepRule), getAtt(ageingRule)]),
+    );
+    for (const permission of permissions) {
+      expect(permission.Properties).toMatchObject({
+        Action: 'lambda:InvokeFunction',
+        FunctionName: getAtt(logicalId(sweep)),
+      });
+    }
   });
 
   it('lets every function read and write the table, and nothing else in DynamoDB', () => {
@@ -1012,7 +1031,8 @@ describe('Leadstage construct props (bundling skipped)', () => {
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::Lambda::Function', 8);
     template.resourceCountIs('AWS::DynamoDB::Table', 2);
-    template.resourceCountIs('AWS::Events::Rule', 2);
+    // Two schedules each: the sweep and the ageing pass.
+    template.resourceCountIs('AWS::Events::Rule', 4);
   });
 });
 

@@ -1,0 +1,135 @@
+/*
+ * `stale` follows time, not only events: the ageing pass finds the contacts that went stale
+ * without an event (a filter on the byStage index, which projects `lastActivityAt`), queues a
+ * refresh of each, and the classify worker commits the flag and counts it in the funnel.
+ * Real Dynamo stores on dynalite and DynamoDB Local; the queues in memory.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ageContacts } from '../../../lib/classify/age-contacts.ts';
+import { applyEvent } from '../../../lib/classify/apply-event.ts';
+import { createClassifyHandler } from '../../../lib/classify/classify-handler.ts';
+import { eraseContact } from '../../../lib/classify/erase-contact.ts';
+import { silentLogger } from '../../../lib/observability/logger.ts';
+import { contactIdFor } from '../../../lib/store/keys.ts';
+import { dynamoBackends, useDynamoTable } from '../../support/dynamo-backends.ts';
+import {
+  type ClassifyHarness,
+  classifyHarness,
+  committed,
+  difference,
+  leadEvent,
+  readTally,
+  seedSubscriptions,
+  sqsEvent,
+  uniqueEmail,
+} from './support.ts';
+
+const form = (email: string, occurredAt: string) =>
+  leadEvent({
+    kind: 'form_submitted',
+    id: `evt_form_${occurredAt}`,
+    email,
+    occurredAt,
+    source: 'form:contact',
+    formId: 'contact',
+    profile: { name: 'Grace Hopper', company: 'Cobol Ltd' },
+  });
+
+/** Runs the ageing pass at the harness's clock and hands what it queued to the classify worker. */
+async function agePass(h: ClassifyHarness): Promise<string[]> {
+  const from = h.ingestQueue.sent.length;
+  const { queued } = await ageContacts({
+    directory: h.directory,
+    ingestQueue: h.ingestQueue,
+    staleAfterDays: 180,
+    now: h.clock.now,
+    logger: silentLogger,
+  });
+  const bodies = h.ingestQueue.sent.slice(from);
+  expect(bodies).toHaveLength(queued);
+  const response = await createClassifyHandler(h.deps)(sqsEvent(bodies, `age${from}_`));
+  expect(response.batchItemFailures).toEqual([]);
+  return bodies.map(
+    (body) => (JSON.parse(body) as { refresh: { contactId: string } }).refresh.contactId,
+  );
+}
+
+describe.each(dynamoBackends)('the ageing pass, on $name', (backend) => {
+  const table = useDynamoTable(backend, 'ageing');
+  beforeAll(() => seedSubscriptions(table()));
+
+  it('flags and counts contacts gone stale without an event, once, in every stage; an event makes them active again', async () => {
+    const h = classifyHarness(table());
+    const before = await readTally(h.funnel);
+    const quiet = uniqueEmail('quiet');
+    const answered = uniqueEmail('answered');
+    const busy = uniqueEmail('busy');
+    const erased = uniqueEmail('erased');
+    h.clock.set('2025-03-01T12:00:00.000Z');
+    for (const email of [quiet, answered, busy, erased]) {
+      await applyEvent(form(email, '2025-03-01T09:00:00.000Z'), h.deps);
+    }
+    // A prospect: the pass reads every stage's partition, not only leads'.
+    await applyEvent(
+      leadEvent({
+        kind: 'email_replied',
+        id: 'evt_reply',
+        email: answered,
+        occurredAt: '2025-03-02T09:00:00.000Z',
+        source: 'postmark',
+        matchMethod: 'reply_token',
+      }),
+      h.deps,
+    );
+    h.clock.set('2025-08-15T12:00:00.000Z');
+    await applyEvent(
+      leadEvent({
+        kind: 'email_clicked',
+        id: 'evt_click',
+        email: busy,
+        occurredAt: '2025-08-15T10:00:00.000Z',
+        source: 'postmark',
+      }),
+      h.deps,
+    );
+    await eraseContact(contactIdFor(erased), h.eraseDeps);
+    const afterEvents = await readTally(h.funnel);
+    expect(afterEvents['current:stale']).toBe(before['current:stale']);
+
+    // 184 days after the forms: two have gone stale, the one clicked in August has not, the
+    // erased one is not found at all.
+    h.clock.set('2025-09-01T12:00:00.000Z');
+    const webhooksBefore = h.deliveryQueue.sent.length;
+    expect(webhooksBefore).toBeGreaterThan(0);
+    expect((await agePass(h)).sort()).toEqual([contactIdFor(quiet), contactIdFor(answered)].sort());
+    for (const email of [quiet, answered]) {
+      const contact = await committed(h, contactIdFor(email));
+      expect(contact.flags.stale).toBe(true);
+      expect(contact.reasons).toContainEqual(expect.objectContaining({ code: 'stale' }));
+    }
+    expect((await committed(h, contactIdFor(answered))).stage).toBe('prospect');
+    expect((await committed(h, contactIdFor(busy))).flags.stale).toBe(false);
+    expect(difference(await readTally(h.funnel), afterEvents)).toEqual({ 'current:stale': 2 });
+    // No webhook: stale is a flag, not a stage change.
+    expect(h.deliveryQueue.sent.length).toBe(webhooksBefore);
+
+    // The next pass finds nothing new; a refresh delivered again changes nothing.
+    expect(await agePass(h)).toEqual([]);
+    const settled = await readTally(h.funnel);
+    const again = JSON.stringify({ v: 1, refresh: { contactId: contactIdFor(quiet) } });
+    await createClassifyHandler(h.deps)(sqsEvent([again, again], 'again'));
+    expect(difference(await readTally(h.funnel), settled)).toEqual({});
+
+    // Half a year after the click, that one goes stale too.
+    h.clock.set('2026-02-15T12:00:00.000Z');
+    expect(await agePass(h)).toEqual([contactIdFor(busy)]);
+    expect(difference(await readTally(h.funnel), afterEvents)).toEqual({ 'current:stale': 3 });
+
+    // A new form makes the quiet contact active again, and the count follows.
+    h.clock.set('2026-02-16T12:00:00.000Z');
+    await applyEvent(form(quiet, '2026-02-16T09:00:00.000Z'), h.deps);
+    expect((await committed(h, contactIdFor(quiet))).flags.stale).toBe(false);
+    expect(difference(await readTally(h.funnel), afterEvents)).toEqual({ 'current:stale': 2 });
+    expect(await agePass(h)).toEqual([]);
+  });
+});
