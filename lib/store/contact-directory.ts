@@ -34,11 +34,12 @@ export interface ContactDirectory {
   /** Contacts in a stage, newest stage change first. */
   listByStage(stage: Stage, page: PageRequest): Promise<Page<ContactSummary>>;
   /**
-   * The ids of the contacts in a stage that time has made stale: not flagged `stale` yet, but
-   * with no activity of their own since `cutoff`. A page may be empty and still have a next
-   * one (the index is read in full, 1 MB a page, and filtered).
+   * The ids of the contacts in a stage whose time-dependent flags time may have moved: gone
+   * stale (no activity of their own since `staleCutoff`, not flagged yet), or flagged over the
+   * cadence ceiling (which time lifts). A page may be empty and still have a next one (the
+   * index is read in full, 1 MB a page, and filtered).
    */
-  listGoingStale(stage: Stage, cutoff: string, cursor?: string): Promise<Page<string>>;
+  listToRefresh(stage: Stage, staleCutoff: string, cursor?: string): Promise<Page<string>>;
 }
 
 export class DynamoContactDirectory implements ContactDirectory {
@@ -81,17 +82,19 @@ export class DynamoContactDirectory implements ContactDirectory {
     return { items, ...(nextCursor ? { nextCursor } : {}) };
   }
 
-  async listGoingStale(stage: Stage, cutoff: string, cursor?: string): Promise<Page<string>> {
+  async listToRefresh(stage: Stage, cutoff: string, cursor?: string): Promise<Page<string>> {
     const result = await this.#doc.send(
       new QueryCommand({
         TableName: this.#tableName,
         IndexName: INDEX.byStage,
         KeyConditionExpression: 'gsi1pk = :stage',
-        FilterExpression: 'lastActivityAt < :cutoff AND flags.stale = :false',
+        FilterExpression:
+          '(lastActivityAt < :cutoff AND flags.stale = :false) OR flags.cadenceExceeded = :true',
         ExpressionAttributeValues: {
           ':stage': `STAGE#${stage}`,
           ':cutoff': cutoff,
           ':false': false,
+          ':true': true,
         },
         ProjectionExpression: 'contactId',
         ExclusiveStartKey: decodeCursor(

@@ -141,16 +141,12 @@ export class MemoryContactStore implements ContactStore, ContactDirectory {
   }
 
   /** The same filter as the DynamoDB directory, in one page. */
-  async listGoingStale(stage: Stage, cutoff: string): Promise<Page<string>> {
+  async listToRefresh(stage: Stage, cutoff: string): Promise<Page<string>> {
     const items = this.all()
       .filter((contact) => {
         const lastActivity = lastActivityOf(contact.facts);
-        return (
-          contact.stage === stage &&
-          !contact.flags.stale &&
-          lastActivity !== '' &&
-          lastActivity < cutoff
-        );
+        const goneStale = !contact.flags.stale && lastActivity !== '' && lastActivity < cutoff;
+        return contact.stage === stage && (goneStale || contact.flags.cadenceExceeded);
       })
       .map((contact) => contact.contactId);
     return { items };

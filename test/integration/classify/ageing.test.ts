@@ -22,6 +22,7 @@ import {
   seedSubscriptions,
   sqsEvent,
   uniqueEmail,
+  useExtraTable,
 } from './support.ts';
 
 const form = (email: string, occurredAt: string) =>
@@ -130,6 +131,48 @@ describe.each(dynamoBackends)('the ageing pass, on $name', (backend) => {
     await applyEvent(form(quiet, '2026-02-16T09:00:00.000Z'), h.deps);
     expect((await committed(h, contactIdFor(quiet))).flags.stale).toBe(false);
     expect(difference(await readTally(h.funnel), afterEvents)).toEqual({ 'current:stale': 2 });
+    expect(await agePass(h)).toEqual([]);
+  });
+
+  const cadenceTable = useExtraTable(table, 'ageing_cadence');
+
+  it('lifts cadenceExceeded once the touches have left the window, without counting anything', async () => {
+    const h = classifyHarness(cadenceTable());
+    const email = uniqueEmail('cadence');
+    const contactId = contactIdFor(email);
+    h.clock.set('2025-03-01T12:00:00.000Z');
+    await applyEvent(form(email, '2025-03-01T09:00:00.000Z'), h.deps);
+    // Seven deliveries in a week: over the ceiling of six in 30 days.
+    for (let day = 2; day <= 8; day++) {
+      const at = `2025-03-0${day}T09:00:00.000Z`;
+      h.clock.set(at);
+      await applyEvent(
+        leadEvent({
+          kind: 'email_delivered',
+          id: `evt_sent_${day}`,
+          email,
+          occurredAt: at,
+          source: 'postmark',
+        }),
+        h.deps,
+      );
+    }
+    expect((await committed(h, contactId)).flags.cadenceExceeded).toBe(true);
+    const counts = await readTally(h.funnel);
+
+    // Still inside the window: refreshed, and still over the ceiling.
+    h.clock.set('2025-03-20T12:00:00.000Z');
+    expect(await agePass(h)).toEqual([contactId]);
+    expect((await committed(h, contactId)).flags.cadenceExceeded).toBe(true);
+    // Out of it: lifted, with its reason; neither stale nor counted.
+    h.clock.set('2025-04-20T12:00:00.000Z');
+    expect(await agePass(h)).toEqual([contactId]);
+    const lifted = await committed(h, contactId);
+    expect(lifted.flags).toEqual({ contactable: true, stale: false, cadenceExceeded: false });
+    expect(lifted.reasons).not.toContainEqual(
+      expect.objectContaining({ code: 'cadence_exceeded' }),
+    );
+    expect(await readTally(h.funnel)).toEqual(counts);
     expect(await agePass(h)).toEqual([]);
   });
 });

@@ -66,7 +66,11 @@ describe('refreshContact: what time alone changes', () => {
     const counts = await f.funnel.current();
 
     f.clock.now = new Date('2025-04-15T12:00:00.000Z');
+    // The ageing pass looks at every contact flagged over the ceiling, stale or not.
+    const staleCutoff = '2024-10-17T12:00:00.000Z';
+    expect((await f.contacts.listToRefresh('lead', staleCutoff)).items).toEqual([ANNA]);
     expect(await refreshContact(ANNA, f.deps)).toBe('refreshed');
+    expect((await f.contacts.listToRefresh('lead', staleCutoff)).items).toEqual([]);
     const contact = await f.contacts.get(ANNA);
     expect(contact?.flags).toMatchObject({ cadenceExceeded: false, stale: false });
     expect(contact?.reasons).not.toContainEqual(
