@@ -24,6 +24,7 @@ import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { AGEING_TASK } from '../lib/classify/age-contacts.ts';
 import { parseAppConfig } from '../lib/config/app-config.ts';
 import { providersConfigSchema } from '../lib/ingest/email/providers-config.ts';
 import { GLOBAL_INDEXES } from '../lib/store/table.ts';
@@ -518,11 +519,13 @@ export class Leadstage extends Construct {
     // Daily, as staleAfterDays counts days; a failed pass is repeated by the next day's.
     new Rule(this, 'AgeingSchedule', {
       description: 'Runs the Leadstage ageing pass daily: refreshes contacts gone stale',
+      // Both share the sweep's one reserved instance: a minute's sweep that meets the pass is
+      // throttled and retried by Lambda's async queue; the pass reads only due contacts.
       schedule: Schedule.cron({ minute: '17', hour: '3' }),
       targets: [
         new LambdaFunction(sweep, {
           retryAttempts: 0,
-          event: RuleTargetInput.fromObject({ task: 'age-contacts' }),
+          event: RuleTargetInput.fromObject(AGEING_TASK),
         }),
       ],
     });

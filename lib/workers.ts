@@ -129,7 +129,6 @@ export function createWorkers(
       ageContacts({
         directory: new DynamoContactDirectory(stores.doc, settings.tableName),
         ingestQueue: stores.ingestQueue,
-        staleAfterDays: settings.config.qualification.staleAfterDays,
         now,
         logger,
       }),

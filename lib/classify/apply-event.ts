@@ -12,7 +12,7 @@ import {
   nameAndCompany,
   rememberEvent,
 } from '../domain/facts.ts';
-import { deriveStage, stageDirection } from '../domain/stage.ts';
+import { deriveStage, nextFlagChangeAt, stageDirection } from '../domain/stage.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { MessageQueue } from '../queue/message-queue.ts';
 import {
@@ -196,6 +196,7 @@ async function nextRecord(
   ) {
     pendingCounts[String(version)] = true;
   }
+  const flagsDueAt = nextFlagChangeAt(facts, deps.config.qualification, verdict.flags);
   const record: ContactRecord = {
     contactId,
     email: facts.email,
@@ -212,6 +213,7 @@ async function nextRecord(
     outbox,
     pendingHistory,
     pendingCounts,
+    ...(flagsDueAt !== undefined ? { flagsDueAt } : {}),
     updatedAt: now.toISOString(),
   };
   return { record, changed };

@@ -1,23 +1,26 @@
-import { deriveStage } from '../domain/stage.ts';
+import { deriveStage, nextFlagChangeAt, type StageReason } from '../domain/stage.ts';
 import { type ContactRecord, isErased } from '../store/contact-store.ts';
 import { VersionConflictError } from '../store/errors.ts';
 import { type ClassifyDeps, projectOutbox } from './apply-event.ts';
 
 const MAX_COMMIT_ATTEMPTS = 8;
 
-/**
- * `refreshed`: time moved a flag and the contact was committed (and counted) again;
- * `unchanged`: nothing time-dependent moved; `not_found`: no such contact, or erased;
- * `left_for_next_event`: its facts now derive another stage or contactability (the
- * qualification config changed), which only an event may change.
- */
-export type RefreshOutcome = 'refreshed' | 'unchanged' | 'not_found' | 'left_for_next_event';
+/** The reasons that belong to the flags time moves; every other reason is about the stage. */
+const TIME_REASONS: ReadonlySet<string> = new Set(['stale', 'cadence_exceeded']);
 
 /**
- * Derives a contact's flags again as of now, without an event: what time alone changes,
- * `stale` and `cadenceExceeded` with their reasons. Commits only when one of them moved, and
- * counts a change of `stale` in the funnel. Never changes the stage or contactability: a
- * stage change needs an event as its cause (decision 13). Safe to repeat.
+ * `refreshed`: time moved a flag (or when it next will) and the contact was committed again;
+ * `unchanged`: nothing to write; `not_found`: no such contact, or erased.
+ */
+export type RefreshOutcome = 'refreshed' | 'unchanged' | 'not_found';
+
+/**
+ * Brings a contact's time-dependent flags up to now, without an event: `stale` and
+ * `cadenceExceeded` with their reasons, and `flagsDueAt`, when time next moves one. Leaves
+ * the stage, its reasons, qualification and contactability as the last event made them: only
+ * an event changes those (decision 13), also when the criteria changed since. A change of
+ * `stale` owes the funnel counters an update, as an event's commit would. Safe to repeat; a
+ * repeat finishes the projections a crash left pending.
  */
 export async function refreshContact(
   contactId: string,
@@ -26,33 +29,47 @@ export async function refreshContact(
   for (let attempt = 1; ; attempt++) {
     const stored = await deps.contacts.getForUpdate(contactId);
     if (stored === undefined || isErased(stored)) return 'not_found';
-    const now = deps.now();
-    const verdict = deriveStage(stored.facts, deps.config.qualification, now);
-    if (verdict.stage !== stored.stage || verdict.flags.contactable !== stored.flags.contactable) {
-      return 'left_for_next_event';
-    }
-    const staleMoved = verdict.flags.stale !== stored.flags.stale;
-    if (!staleMoved && verdict.flags.cadenceExceeded === stored.flags.cadenceExceeded) {
+    const config = deps.config.qualification;
+    const verdict = deriveStage(stored.facts, config, deps.now());
+    const flags = {
+      ...stored.flags,
+      stale: verdict.flags.stale,
+      cadenceExceeded: verdict.flags.cadenceExceeded,
+    };
+    const flagsDueAt = nextFlagChangeAt(stored.facts, config, flags);
+    const staleMoved = flags.stale !== stored.flags.stale;
+    if (
+      !staleMoved &&
+      flags.cadenceExceeded === stored.flags.cadenceExceeded &&
+      flagsDueAt === stored.flagsDueAt
+    ) {
+      // The count a crash left owing is made now: the next pass would not list this contact.
+      await projectOutbox(stored, deps);
       return 'unchanged';
     }
+    const reasons: StageReason[] = [
+      ...stored.reasons.filter((reason) => !TIME_REASONS.has(reason.code)),
+      ...verdict.reasons.filter((reason) => TIME_REASONS.has(reason.code)),
+    ];
     const version = stored.version + 1;
+    const { flagsDueAt: _previous, ...rest } = stored;
     const record: ContactRecord = {
-      ...stored,
-      reasons: verdict.reasons,
-      missing: verdict.missing,
-      qualification: verdict.qualification,
-      flags: verdict.flags,
+      ...rest,
+      reasons,
+      flags,
+      ...(flagsDueAt !== undefined ? { flagsDueAt } : {}),
       version,
       // The funnel counts `stale`: this commit owes the counters an update, as an event's would.
       pendingCounts: staleMoved
         ? { ...stored.pendingCounts, [String(version)]: true }
         : { ...stored.pendingCounts },
-      updatedAt: now.toISOString(),
+      updatedAt: deps.now().toISOString(),
     };
     try {
       await deps.contacts.commit(record, stored.version);
     } catch (error) {
       if (!(error instanceof VersionConflictError) || attempt >= MAX_COMMIT_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * 2 ** attempt));
       continue;
     }
     await projectOutbox(record, deps);

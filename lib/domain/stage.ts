@@ -190,6 +190,38 @@ export function lastActivityOf(facts: ContactFacts): string {
   return maxOf([...ACTIVITY_SIGNALS.map((signal) => facts.last[signal]), facts.firstSeenAt]);
 }
 
+const DAY_MS = 86_400_000;
+
+/**
+ * When time alone will next move one of the contact's flags, given the flags derived now:
+ * `stale` is set just after its last own activity plus `staleAfterDays`; `cadenceExceeded` is
+ * lifted just after the touch that keeps the count over the ceiling leaves the window.
+ * Undefined when time cannot move any (stale already, and within the ceiling). The ageing
+ * pass refreshes the contact then (decision 50).
+ */
+export function nextFlagChangeAt(
+  facts: ContactFacts,
+  config: QualificationConfig,
+  flags: StageFlags,
+): string | undefined {
+  const due: number[] = [];
+  const lastActivity = lastActivityOf(facts);
+  if (!flags.stale && lastActivity !== '') {
+    due.push(Date.parse(lastActivity) + config.staleAfterDays * DAY_MS + 1);
+  }
+  if (flags.cadenceExceeded) {
+    // Newest first: once the (maxTouches + 1)-th newest has left the window, at most
+    // maxTouches are left in it.
+    const newestFirst = [...facts.outboundTouches].sort().reverse();
+    const leaving = newestFirst[config.cadence.maxTouches];
+    if (leaving !== undefined) {
+      const [at = leaving] = leaving.split('|');
+      due.push(Date.parse(at) + config.cadence.windowDays * DAY_MS + 1);
+    }
+  }
+  return due.length === 0 ? undefined : new Date(Math.min(...due)).toISOString();
+}
+
 /**
  * Derives the stage from the contact's accumulated facts and the deployment's
  * qualification config. Pure: the same facts give the same verdict, whatever order their

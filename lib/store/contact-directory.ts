@@ -3,7 +3,10 @@ import { nameAndCompany } from '../domain/facts.ts';
 import type { Stage, StageFlags, StageVerdict } from '../domain/stage.ts';
 import type { ContactRecord } from './contact-store.ts';
 import { decodeCursor, encodeCursor, type Page, type PageRequest } from './cursor.ts';
-import { INDEX } from './keys.ts';
+import { INDEX, keys } from './keys.ts';
+
+/** Contacts per page of the flagsDue index: one SendMessageBatch of refreshes is 10. */
+const FLAGS_DUE_PAGE = 100;
 
 /** A contact as a list shows it (what the byStage index projects). */
 export interface ContactSummary {
@@ -34,12 +37,10 @@ export interface ContactDirectory {
   /** Contacts in a stage, newest stage change first. */
   listByStage(stage: Stage, page: PageRequest): Promise<Page<ContactSummary>>;
   /**
-   * The ids of the contacts in a stage whose time-dependent flags time may have moved: gone
-   * stale (no activity of their own since `staleCutoff`, not flagged yet), or flagged over the
-   * cadence ceiling (which time lifts). A page may be empty and still have a next one (the
-   * index is read in full, 1 MB a page, and filtered).
+   * The ids of the contacts whose flags time has moved by `now` (their `flagsDueAt` is past),
+   * oldest due first, a page of at most 100.
    */
-  listToRefresh(stage: Stage, staleCutoff: string, cursor?: string): Promise<Page<string>>;
+  listFlagsDue(now: string, cursor?: string): Promise<Page<string>>;
 }
 
 export class DynamoContactDirectory implements ContactDirectory {
@@ -82,25 +83,18 @@ export class DynamoContactDirectory implements ContactDirectory {
     return { items, ...(nextCursor ? { nextCursor } : {}) };
   }
 
-  async listToRefresh(stage: Stage, cutoff: string, cursor?: string): Promise<Page<string>> {
+  async listFlagsDue(now: string, cursor?: string): Promise<Page<string>> {
     const result = await this.#doc.send(
       new QueryCommand({
         TableName: this.#tableName,
-        IndexName: INDEX.byStage,
-        KeyConditionExpression: 'gsi1pk = :stage',
-        FilterExpression:
-          '(lastActivityAt < :cutoff AND flags.stale = :false) OR flags.cadenceExceeded = :true',
-        ExpressionAttributeValues: {
-          ':stage': `STAGE#${stage}`,
-          ':cutoff': cutoff,
-          ':false': false,
-          ':true': true,
-        },
-        ProjectionExpression: 'contactId',
+        IndexName: INDEX.flagsDue,
+        KeyConditionExpression: 'gsi5pk = :due AND gsi5sk <= :now',
+        ExpressionAttributeValues: { ':due': keys.flagsDuePartition, ':now': now },
+        Limit: FLAGS_DUE_PAGE,
         ExclusiveStartKey: decodeCursor(
           cursor,
-          ['gsi1pk', 'gsi1sk', 'pk', 'sk'],
-          (key) => key.gsi1pk === `STAGE#${stage}`,
+          ['gsi5pk', 'gsi5sk', 'pk', 'sk'],
+          (key) => key.gsi5pk === keys.flagsDuePartition,
         ),
       }),
     );

@@ -8,13 +8,12 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { WebhookMessage } from '../delivery/message.ts';
 import { type ContactFacts, nameAndCompany } from '../domain/facts.ts';
-import {
-  lastActivityOf,
-  type Stage,
-  type StageDirection,
-  type StageFlags,
-  type StageReason,
-  type StageVerdict,
+import type {
+  Stage,
+  StageDirection,
+  StageFlags,
+  StageReason,
+  StageVerdict,
 } from '../domain/stage.ts';
 import { isConditionalCheckFailed, VersionConflictError } from './errors.ts';
 import { keys } from './keys.ts';
@@ -77,6 +76,11 @@ export interface ContactRecord {
    * not yet counted; each is removed once the funnel counters have it (lib/classify/count-contact.ts).
    */
   pendingCounts?: Record<string, true>;
+  /**
+   * When time alone next moves a flag (`stale` set, `cadenceExceeded` lifted); absent when it
+   * cannot. Keys the sparse flagsDue index, which the ageing pass reads (decision 50).
+   */
+  flagsDueAt?: string;
   updatedAt: string;
 }
 
@@ -169,7 +173,8 @@ export class DynamoContactStore implements ContactStore {
       gsi1pk: _g1,
       gsi1sk: _g2,
       summary: _s,
-      lastActivityAt: _a,
+      gsi5pk: _g5,
+      gsi5sk: _g6,
       ...record
     } = Item;
     return record as ContactRecord | ErasedContact;
@@ -177,7 +182,6 @@ export class DynamoContactStore implements ContactStore {
 
   async commit(record: ContactRecord, expectedVersion: number | undefined): Promise<void> {
     const summary = nameAndCompany(record.facts);
-    const lastActivity = lastActivityOf(record.facts);
     try {
       await this.#doc.send(
         new PutCommand({
@@ -187,8 +191,9 @@ export class DynamoContactStore implements ContactStore {
             type: 'contact',
             ...keys.byStage(record.stage, record.stageChangedAt, record.contactId),
             summary,
-            // For the ageing pass (lib/classify/age-contacts.ts): a filter on the byStage index.
-            ...(lastActivity !== '' ? { lastActivityAt: lastActivity } : {}),
+            ...(record.flagsDueAt !== undefined
+              ? keys.flagsDue(record.flagsDueAt, record.contactId)
+              : {}),
             ...record,
           },
           ...versionCondition(expectedVersion),

@@ -18,6 +18,8 @@ export const INDEX = {
   pendingDeliveries: 'pendingDeliveries',
   /** Stage changes across contacts by the stage changed to, newest first. */
   stageChanges: 'stageChanges',
+  /** Contacts by when time next moves one of their flags (sparse): the ageing pass. */
+  flagsDue: 'flagsDue',
 } as const;
 
 const pad = (sequence: number) => String(sequence).padStart(8, '0');
@@ -66,6 +68,12 @@ export const keys = {
   /** The sort-key range of every shard of the UTC days from `from` to `to`, both included. */
   funnelDays: (from: string, to: string) => ({ low: `DAY#${from}#`, high: `DAY#${to}#~` }),
   funnelPartition: 'FUNNEL',
+  /** The flagsDue index key of a contact item whose flags time will move (`flagsDueAt`). */
+  flagsDue: (flagsDueAt: string, contactId: string) => ({
+    gsi5pk: 'FLAGS_DUE',
+    gsi5sk: `${flagsDueAt}#${contactId}`,
+  }),
+  flagsDuePartition: 'FLAGS_DUE',
   /** The byStage index key of a contact item. */
   byStage: (stage: string, stageChangedAt: string, contactId: string) => ({
     gsi1pk: `STAGE#${stage}`,

@@ -1,4 +1,4 @@
-import { lastActivityOf, type Stage } from '../domain/stage.ts';
+import type { Stage } from '../domain/stage.ts';
 import { type ContactDirectory, type ContactSummary, summaryOf } from './contact-directory.ts';
 import {
   type ContactRecord,
@@ -140,14 +140,13 @@ export class MemoryContactStore implements ContactStore, ContactDirectory {
     return memoryPage(summaries, page);
   }
 
-  /** The same filter as the DynamoDB directory, in one page. */
-  async listToRefresh(stage: Stage, cutoff: string): Promise<Page<string>> {
+  /** The contacts whose `flagsDueAt` is past, oldest due first, in one page. */
+  async listFlagsDue(now: string): Promise<Page<string>> {
     const items = this.all()
-      .filter((contact) => {
-        const lastActivity = lastActivityOf(contact.facts);
-        const goneStale = !contact.flags.stale && lastActivity !== '' && lastActivity < cutoff;
-        return contact.stage === stage && (goneStale || contact.flags.cadenceExceeded);
-      })
+      .filter((contact) => contact.flagsDueAt !== undefined && contact.flagsDueAt <= now)
+      .sort((a, b) =>
+        `${a.flagsDueAt}#${a.contactId}` < `${b.flagsDueAt}#${b.contactId}` ? -1 : 1,
+      )
       .map((contact) => contact.contactId);
     return { items };
   }

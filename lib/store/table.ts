@@ -38,7 +38,6 @@ export const GLOBAL_INDEXES: GlobalSecondaryIndex[] = [
         'summary',
         'flags',
         'qualification',
-        'lastActivityAt',
       ],
     },
   },
@@ -87,6 +86,14 @@ export const GLOBAL_INDEXES: GlobalSecondaryIndex[] = [
       ],
     },
   },
+  {
+    IndexName: INDEX.flagsDue,
+    KeySchema: [
+      { AttributeName: 'gsi5pk', KeyType: 'HASH' },
+      { AttributeName: 'gsi5sk', KeyType: 'RANGE' },
+    ],
+    Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['contactId'] },
+  },
 ];
 
 /** The single table's key schema and indexes; the CDK stack declares the same. */
@@ -105,6 +112,8 @@ export function tableDefinition(tableName: string): CreateTableCommandInput {
       { AttributeName: 'gsi3sk', AttributeType: 'S' },
       { AttributeName: 'gsi4pk', AttributeType: 'S' },
       { AttributeName: 'gsi4sk', AttributeType: 'S' },
+      { AttributeName: 'gsi5pk', AttributeType: 'S' },
+      { AttributeName: 'gsi5sk', AttributeType: 'S' },
     ],
     KeySchema: [
       { AttributeName: 'pk', KeyType: 'HASH' },

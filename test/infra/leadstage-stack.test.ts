@@ -20,6 +20,7 @@ import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EMAIL_PROVIDERS, Leadstage, type LeadstageProps } from '../../infra/leadstage.ts';
 import { LeadstageStack, type LeadstageStackProps } from '../../infra/leadstage-stack.ts';
+import { isAgeingTask } from '../../lib/classify/age-contacts.ts';
 import { GLOBAL_INDEXES } from '../../lib/store/table.ts';
 
 /** The feature flags of cdk.json, so the template under test is the one `cdk synth` makes. */
@@ -661,9 +662,9 @@ describe('Leadstage stack (bundled with the local esbuild)', () => {
       (rules[ruleId]?.Properties.Targets as Json[] | undefined)?.[0] as Record<string, unknown>;
     const sweepTarget = targetOf(sweepRule);
     expect(sweepTarget).not.toHaveProperty('Input');
-    expect(JSON.parse(String(targetOf(ageingRule).Input))).toEqual({
-      task: 'age-contacts',
-    });
+    const ageingInput = JSON.parse(String(targetOf(ageingRule).Input));
+    expect(ageingInput).toEqual({ task: 'age-contacts' });
+    expect(isAgeingTask(ageingInput)).toBe(true);
     // EventBridge may invoke the sweep function, from these rules only, and no other function.
     const permissions = Object.values(
       template.findResources('AWS::Lambda::Permission', {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ageContacts } from '../../../lib/classify/age-contacts.ts';
+import { ageContacts, isAgeingTask } from '../../../lib/classify/age-contacts.ts';
 import { applyEvent } from '../../../lib/classify/apply-event.ts';
 import { createClassifyHandler } from '../../../lib/classify/classify-handler.ts';
 import { eraseContact } from '../../../lib/classify/erase-contact.ts';
@@ -66,11 +66,14 @@ describe('refreshContact: what time alone changes', () => {
     const counts = await f.funnel.current();
 
     f.clock.now = new Date('2025-04-15T12:00:00.000Z');
-    // The ageing pass looks at every contact flagged over the ceiling, stale or not.
-    const staleCutoff = '2024-10-17T12:00:00.000Z';
-    expect((await f.contacts.listToRefresh('lead', staleCutoff)).items).toEqual([ANNA]);
+    // Due once the touch of 2 March has left the 30-day window.
+    expect((await f.contacts.get(ANNA))?.flagsDueAt).toBe('2025-04-01T09:00:00.001Z');
+    expect((await f.contacts.listFlagsDue('2025-04-01T09:00:00.000Z')).items).toEqual([]);
+    expect((await f.contacts.listFlagsDue('2025-04-15T12:00:00.000Z')).items).toEqual([ANNA]);
     expect(await refreshContact(ANNA, f.deps)).toBe('refreshed');
-    expect((await f.contacts.listToRefresh('lead', staleCutoff)).items).toEqual([]);
+    // Next due: when it goes stale, 180 days after its last form.
+    expect((await f.contacts.get(ANNA))?.flagsDueAt).toBe('2025-09-05T11:00:00.001Z');
+    expect((await f.contacts.listFlagsDue('2025-04-15T12:00:00.000Z')).items).toEqual([]);
     const contact = await f.contacts.get(ANNA);
     expect(contact?.flags).toMatchObject({ cadenceExceeded: false, stale: false });
     expect(contact?.reasons).not.toContainEqual(
@@ -79,7 +82,7 @@ describe('refreshContact: what time alone changes', () => {
     expect(await f.funnel.current()).toEqual(counts);
   });
 
-  it('leaves a contact whose facts now derive another stage (the criteria changed) for its next event', async () => {
+  it('keeps the stage, its reasons and the qualification of the last event when the criteria changed since; only the time flags move', async () => {
     const f = await classifyFixture();
     await applyEvent(
       formEvent('evt_1', {
@@ -89,7 +92,7 @@ describe('refreshContact: what time alone changes', () => {
     );
     const before = await f.contacts.get(ANNA);
     expect(before?.stage).toBe('lead');
-    // Only Austria is served now: the facts derive disqualified, which needs an event.
+    // Only Austria is served now: the facts would derive disqualified, which needs an event.
     const austriaOnly = {
       ...f.deps,
       config: {
@@ -97,9 +100,51 @@ describe('refreshContact: what time alone changes', () => {
         qualification: qualificationConfigSchema.parse({ countries: ['AT'] }),
       },
     };
-    f.clock.now = new Date('2026-03-01T12:00:00.000Z'); // and long gone stale
-    expect(await refreshContact(ANNA, austriaOnly)).toBe('left_for_next_event');
-    expect(await f.contacts.get(ANNA)).toEqual(before);
+    f.clock.now = new Date('2026-03-01T12:00:00.000Z');
+    expect(await refreshContact(ANNA, austriaOnly)).toBe('refreshed');
+    const after = await f.contacts.get(ANNA);
+    expect(after).toMatchObject({
+      stage: 'lead',
+      stageChangedAt: before?.stageChangedAt,
+      sequence: before?.sequence,
+      missing: before?.missing,
+      qualification: before?.qualification,
+      flags: { contactable: true, stale: true, cadenceExceeded: false },
+    });
+    expect(after?.reasons).toEqual([
+      ...(before?.reasons ?? []),
+      expect.objectContaining({ code: 'stale' }),
+    ]);
+    expect(after?.flagsDueAt).toBeUndefined();
+    expect(await refreshContact(ANNA, austriaOnly)).toBe('unchanged');
+  });
+
+  it('a refresh delivered again after the count failed makes the count it owed', async () => {
+    const f = await classifyFixture();
+    await applyEvent(formEvent('evt_1'), f.deps);
+    f.clock.now = new Date('2025-09-01T12:00:00.000Z');
+    const failingOnce = {
+      ...f.deps,
+      // The counters as they are, but applying a count fails (a slow or conflicting write).
+      funnel: new Proxy(f.funnel, {
+        get(target, property) {
+          if (property === 'apply') {
+            return async () => {
+              throw new Error('count too slow');
+            };
+          }
+          const value = Reflect.get(target, property, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      }),
+    };
+    await expect(refreshContact(ANNA, failingOnce)).rejects.toThrow('count too slow');
+    expect((await f.contacts.get(ANNA))?.flags.stale).toBe(true);
+    expect((await f.funnel.current()).stale).toBe(0);
+    // SQS delivers the message again: the contact is stale already, the count is still owed.
+    expect(await refreshContact(ANNA, f.deps)).toBe('unchanged');
+    expect((await f.funnel.current()).stale).toBe(1);
+    expect((await f.contacts.get(ANNA))?.pendingCounts).toEqual({});
   });
 
   it('is not_found for an unknown or erased contact and writes nothing', async () => {
@@ -145,7 +190,6 @@ describe('ageContacts and the classify worker', () => {
       ageContacts({
         directory: f.contacts,
         ingestQueue,
-        staleAfterDays: 180,
         now: () => f.clock.now,
         logger: silentLogger,
       });
@@ -182,5 +226,26 @@ describe('ageContacts and the classify worker', () => {
     expect((await f.funnel.current()).stale).toBe(2);
     // Flagged now: the next pass finds nobody.
     expect(await age()).toEqual({ queued: 0 });
+  });
+});
+
+describe('isAgeingTask: which schedule invoked the sweep function', () => {
+  it("is the daily rule's input only, not the event EventBridge sends for the minute's sweep", () => {
+    expect(isAgeingTask({ task: 'age-contacts' })).toBe(true);
+    // What a scheduled rule without an input of its own delivers (AWS Lambda guide, EventBridge Scheduler examples).
+    const scheduledEvent = {
+      version: '0',
+      id: '53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa',
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      account: '123456789012',
+      time: '2025-03-01T12:00:00Z',
+      region: 'us-east-1',
+      resources: ['arn:aws:events:us-east-1:123456789012:rule/SweepSchedule'],
+      detail: {},
+    };
+    for (const event of [scheduledEvent, undefined, null, 'age-contacts', { task: 'sweep' }, {}]) {
+      expect(isAgeingTask(event)).toBe(false);
+    }
   });
 });
