@@ -22,7 +22,7 @@ import {
   type QualificationConfig,
   qualificationConfigSchema,
 } from '../../../lib/domain/qualification.ts';
-import { deriveStage } from '../../../lib/domain/stage.ts';
+import { deriveStage, nextFlagChangeAt } from '../../../lib/domain/stage.ts';
 import { applyLikeStore, factsOf } from './support.ts';
 
 const NUM_RUNS = 500;
@@ -552,6 +552,34 @@ describe('(d) engagement is not an answer', () => {
       fc.property(withUnreachedCalls, configArb, nowArb, ({ email, events }, config, now) => {
         const verdict = deriveStage(factsOf(events as LeadEvent[], email), config, now);
         expect(['prospect', 'sales_ready']).not.toContain(verdict.stage);
+      }),
+      options,
+    );
+  });
+});
+
+describe('(d) nextFlagChangeAt says when time next moves a flag', () => {
+  const timeFlags = (facts: ContactFacts, config: QualificationConfig, at: number) => {
+    const { stale, cadenceExceeded } = deriveStage(facts, config, new Date(at)).flags;
+    return { stale, cadenceExceeded };
+  };
+
+  it('nothing moves before it, a flag moves at it, and nothing ever moves when it is undefined', () => {
+    fc.assert(
+      fc.property(eventsArb(), configArb, nowArb, ({ email, events }, config, now) => {
+        const facts = factsOf(events, email);
+        const flags = deriveStage(facts, config, now).flags;
+        const due = nextFlagChangeAt(facts, config, flags);
+        const current = timeFlags(facts, config, now.getTime());
+        if (due === undefined) {
+          // Stale already (or never active) and within the ceiling: time changes neither.
+          expect(timeFlags(facts, config, now.getTime() + 10 * 365 * 86_400_000)).toEqual(current);
+          return;
+        }
+        const dueAt = Date.parse(due);
+        expect(dueAt).toBeGreaterThan(now.getTime());
+        expect(timeFlags(facts, config, dueAt - 1)).toEqual(current);
+        expect(timeFlags(facts, config, dueAt)).not.toEqual(current);
       }),
       options,
     );
