@@ -50,7 +50,10 @@ export const MAX_REPLAY_DELIVERIES = 10_000;
 const COLLECT_PAGE_SIZE = 1_000;
 /** Resumes written at once (each is one conditional UpdateItem). */
 const RESUME_CONCURRENCY = 25;
-/** Reads and conditional writes an edit makes before it answers 409 (health writes are at most one a minute). */
+/**
+ * Reads and conditional writes an edit makes before it answers 409. Other writes are rare: the
+ * deliver workers' health writes (a healthy endpoint's at most once a minute), other edits.
+ */
 const EDIT_ATTEMPTS = 8;
 
 const DISABLED_REASONS = ['gone', 'failing', 'manual'] as const;
@@ -633,6 +636,7 @@ export function subscriptionRoutes(deps: ApiDeps) {
       const changes = c.req.valid('json');
       const first = await deps.subscriptions.get(id);
       if (first === undefined) return problem(c, 404, notFoundProblem(id));
+      // The URL asked for is checked once: a retry re-applies the same URL (the last edit wins).
       if (changes.url !== undefined && changes.url !== first.url) {
         const refusal = await checkTarget(changes.url);
         if (refusal !== undefined) return problem(c, 400, invalidTarget(refusal));
