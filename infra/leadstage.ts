@@ -518,7 +518,8 @@ export class Leadstage extends Construct {
     // The ageing pass (lib/classify/age-contacts.ts): `stale` follows time, not only events.
     // Daily, as staleAfterDays counts days; a failed pass is repeated by the next day's.
     new Rule(this, 'AgeingSchedule', {
-      description: 'Runs the Leadstage ageing pass daily: refreshes contacts gone stale',
+      description:
+        'Runs the Leadstage ageing pass daily: refreshes contacts whose flags time has moved (stale, cadence)',
       // Both share the sweep's one reserved instance: a minute's sweep that meets the pass is
       // throttled and retried by Lambda's async queue; the pass reads only due contacts.
       schedule: Schedule.cron({ minute: '17', hour: '3' }),

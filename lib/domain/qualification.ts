@@ -91,7 +91,8 @@ export const qualificationConfigSchema = z
         minSiteVisits: 0,
       }),
     /** A contact with no activity of its own for this many days is flagged stale. */
-    staleAfterDays: z.number().int().positive().default(180),
+    // At most 100 years: a longer one is no limit and would only mislead (decision 50).
+    staleAfterDays: z.number().int().positive().max(36_500).default(180),
     /** At most `maxTouches` outbound touches in `windowDays`; more sets `cadenceExceeded`. */
     cadence: z
       .object({
@@ -102,7 +103,7 @@ export const qualificationConfigSchema = z
           .positive()
           .max(MAX_KEPT_TOUCHES - 1)
           .default(6),
-        windowDays: z.number().int().positive().default(30),
+        windowDays: z.number().int().positive().max(36_500).default(30),
       })
       .strict()
       .default({ maxTouches: 6, windowDays: 30 }),

@@ -191,6 +191,8 @@ export function lastActivityOf(facts: ContactFacts): string {
 }
 
 const DAY_MS = 86_400_000;
+/** The last instant a four-digit-year ISO string can say: 9999-12-31T23:59:59.999Z. */
+const LAST_ISO_INSTANT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 /**
  * When time alone will next move one of the contact's flags, given the flags derived now:
@@ -219,7 +221,10 @@ export function nextFlagChangeAt(
       due.push(Date.parse(at) + config.cadence.windowDays * DAY_MS + 1);
     }
   }
-  return due.length === 0 ? undefined : new Date(Math.min(...due)).toISOString();
+  // Past year 9999 an ISO string turns `+010000-...` and no longer sorts as a time: such a
+  // change is as good as never (a placeholder date far in the future), so none is due.
+  const first = Math.min(...due);
+  return due.length === 0 || first > LAST_ISO_INSTANT ? undefined : new Date(first).toISOString();
 }
 
 /**

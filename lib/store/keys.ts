@@ -22,6 +22,7 @@ export const INDEX = {
   flagsDue: 'flagsDue',
 } as const;
 
+const FLAGS_DUE_PARTITION = 'FLAGS_DUE';
 const pad = (sequence: number) => String(sequence).padStart(8, '0');
 const padShard = (shard: number) => String(shard).padStart(2, '0');
 
@@ -70,10 +71,10 @@ export const keys = {
   funnelPartition: 'FUNNEL',
   /** The flagsDue index key of a contact item whose flags time will move (`flagsDueAt`). */
   flagsDue: (flagsDueAt: string, contactId: string) => ({
-    gsi5pk: 'FLAGS_DUE',
+    gsi5pk: FLAGS_DUE_PARTITION,
     gsi5sk: `${flagsDueAt}#${contactId}`,
   }),
-  flagsDuePartition: 'FLAGS_DUE',
+  flagsDuePartition: FLAGS_DUE_PARTITION,
   /** The byStage index key of a contact item. */
   byStage: (stage: string, stageChangedAt: string, contactId: string) => ({
     gsi1pk: `STAGE#${stage}`,

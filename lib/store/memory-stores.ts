@@ -143,7 +143,11 @@ export class MemoryContactStore implements ContactStore, ContactDirectory {
   /** The contacts whose `flagsDueAt` is past, oldest due first, in one page. */
   async listFlagsDue(now: string): Promise<Page<string>> {
     const items = this.all()
-      .filter((contact) => contact.flagsDueAt !== undefined && contact.flagsDueAt <= now)
+      // As the index compares its sort key `<flagsDueAt>#<contactId>` with `now`.
+      .filter(
+        (contact) =>
+          contact.flagsDueAt !== undefined && `${contact.flagsDueAt}#${contact.contactId}` <= now,
+      )
       .sort((a, b) =>
         `${a.flagsDueAt}#${a.contactId}` < `${b.flagsDueAt}#${b.contactId}` ? -1 : 1,
       )

@@ -1,7 +1,7 @@
 /*
- * `stale` follows time, not only events: the ageing pass finds the contacts that went stale
- * without an event (a filter on the byStage index, which projects `lastActivityAt`), queues a
- * refresh of each, and the classify worker commits the flag and counts it in the funnel.
+ * `stale` follows time, not only events: each commit keys the contact in the sparse flagsDue
+ * index by when time next moves a flag; the ageing pass reads what is due, queues a refresh of
+ * each, and the classify worker commits the time flags and counts them in the funnel.
  * Real Dynamo stores on dynalite and DynamoDB Local; the queues in memory.
  */
 import { beforeAll, describe, expect, it } from 'vitest';

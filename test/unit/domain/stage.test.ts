@@ -6,6 +6,7 @@ import { MAX_KEPT_TOUCHES } from '../../../lib/domain/facts.ts';
 import { qualificationConfigSchema } from '../../../lib/domain/qualification.ts';
 import {
   deriveStage,
+  nextFlagChangeAt,
   STAGES,
   type Stage,
   type StageDirection,
@@ -581,5 +582,36 @@ describe('crmValuesFor', () => {
     expect(() => parseAppConfig({ crm: { hubspotLeadStatus: { lead: '' } } }, 'x')).toThrow(
       /crm\.hubspotLeadStatus\.lead:/,
     );
+  });
+});
+
+describe('nextFlagChangeAt', () => {
+  it('is just after the last own activity plus staleAfterDays, for a contact not stale yet', () => {
+    // The open of 4 January 2026 is the last own activity; 180 days on is 3 July.
+    const facts = factsOf([form(), event('email_opened', day(3))]);
+    const flags = deriveStage(facts, UNCONFIGURED, NOW).flags;
+    expect(flags.stale).toBe(false);
+    expect(nextFlagChangeAt(facts, UNCONFIGURED, flags)).toBe('2026-07-03T10:00:00.001Z');
+  });
+
+  it('is undefined once stale and within the ceiling: time changes nothing more', () => {
+    const facts = factsOf([form()]);
+    const later = new Date('2027-01-01T00:00:00.000Z');
+    const flags = deriveStage(facts, UNCONFIGURED, later).flags;
+    expect(flags).toMatchObject({ stale: true, cadenceExceeded: false });
+    expect(nextFlagChangeAt(facts, UNCONFIGURED, flags)).toBeUndefined();
+  });
+
+  it('is undefined for activity dated at the end of year 9999 (a placeholder), which an index could not sort', () => {
+    const facts = factsOf([event('form_submitted', '9999-12-31T00:00:00.000Z', { profile: {} })]);
+    const flags = deriveStage(facts, UNCONFIGURED, NOW).flags;
+    expect(flags.stale).toBe(false);
+    expect(nextFlagChangeAt(facts, UNCONFIGURED, flags)).toBeUndefined();
+  });
+
+  it('a stale limit or cadence window over 100 years is refused by the config', () => {
+    expect(() => config({ staleAfterDays: 36_501 })).toThrow();
+    expect(() => config({ cadence: { maxTouches: 6, windowDays: 36_501 } })).toThrow();
+    expect(config({ staleAfterDays: 36_500 }).staleAfterDays).toBe(36_500);
   });
 });
