@@ -2,7 +2,12 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { ageContacts } from './classify/age-contacts.ts';
+import {
+  type AgeDeps,
+  ageContacts,
+  continueRekey,
+  flagsConfigOf,
+} from './classify/age-contacts.ts';
 import type { ClassifyDeps } from './classify/apply-event.ts';
 import { createClassifyHandler } from './classify/classify-handler.ts';
 import type { Settings } from './config/settings.ts';
@@ -10,6 +15,7 @@ import { createDeliverHandler, type DeliverDeps } from './delivery/deliver-handl
 import { sweepDueDeliveries } from './delivery/sweep.ts';
 import type { Logger } from './observability/logger.ts';
 import { SqsMessageQueue } from './queue/message-queue.ts';
+import { DynamoAgeingStateStore } from './store/ageing-state-store.ts';
 import { DynamoContactDirectory } from './store/contact-directory.ts';
 import { DynamoContactStore } from './store/contact-store.ts';
 import { DynamoDeliveryStore } from './store/delivery-store.ts';
@@ -75,10 +81,13 @@ export type Stores = ReturnType<typeof createStores>;
 export interface Workers {
   classify: SqsHandler;
   deliver: SqsHandler;
-  /** The scheduled sweep: queues deliveries whose time has come. */
-  sweep: () => Promise<{ queued: number }>;
-  /** The scheduled ageing pass: queues a refresh of each contact gone stale without an event. */
-  ageContacts: () => Promise<{ queued: number }>;
+  /**
+   * The scheduled sweep: queues deliveries whose time has come (`queued`), and carries on a
+   * re-key walk of the ageing pass, if one is under way (`refreshes`).
+   */
+  sweep: () => Promise<{ queued: number; refreshes: number }>;
+  /** The scheduled ageing pass: queues a refresh of each contact whose flags time has moved. */
+  ageContacts: () => Promise<{ queued: number; rekey: boolean }>;
 }
 
 /** Wires the classify, deliver and sweep handlers to their stores and queues. */
@@ -118,19 +127,25 @@ export function createWorkers(
     logger,
     ...(options.deliveryTimeoutMs === undefined ? {} : { timeoutMs: options.deliveryTimeoutMs }),
   };
+  const ageDeps: AgeDeps = {
+    directory: new DynamoContactDirectory(stores.doc, settings.tableName),
+    ingestQueue: stores.ingestQueue,
+    state: new DynamoAgeingStateStore(stores.doc, settings.tableName),
+    flagsConfig: flagsConfigOf(settings.config.qualification),
+    now,
+    logger,
+  };
   const intercept = options.intercept ?? {};
   const classify = createClassifyHandler(intercept.classifyDeps?.(classifyDeps) ?? classifyDeps);
   const deliver = createDeliverHandler(intercept.deliverDeps?.(deliverDeps) ?? deliverDeps);
   return {
     classify: intercept.classify?.(classify) ?? classify,
     deliver: intercept.deliver?.(deliver) ?? deliver,
-    sweep: () => sweepDueDeliveries({ deliveries, deliveryQueue, now, logger }),
-    ageContacts: () =>
-      ageContacts({
-        directory: new DynamoContactDirectory(stores.doc, settings.tableName),
-        ingestQueue: stores.ingestQueue,
-        now,
-        logger,
-      }),
+    sweep: async () => {
+      const { queued } = await sweepDueDeliveries({ deliveries, deliveryQueue, now, logger });
+      const rekeyed = await continueRekey(ageDeps);
+      return { queued, refreshes: rekeyed.queued };
+    },
+    ageContacts: () => ageContacts(ageDeps),
   };
 }

@@ -85,6 +85,8 @@ export const keys = {
     sk: `SUBSCRIPTION#${subscriptionId}`,
   }),
   subscriptionPartition: 'SUBSCRIPTION',
+  /** What the ageing pass keeps between runs (lib/store/ageing-state-store.ts). */
+  ageingState: { pk: 'AGEING', sk: 'STATE' },
   message: (messageId: string) => ({ pk: `MESSAGE#${messageId.toLowerCase()}`, sk: 'MESSAGE' }),
   replyMatch: (replyId: string) => ({ pk: `REPLY#${replyId}`, sk: 'REPLY' }),
   /** A contact's reference to one of its items outside its partition, so erasure finds it. */

@@ -1,4 +1,5 @@
 import type { Stage } from '../domain/stage.ts';
+import type { AgeingState, AgeingStateStore } from './ageing-state-store.ts';
 import { type ContactDirectory, type ContactSummary, summaryOf } from './contact-directory.ts';
 import {
   type ContactRecord,
@@ -598,5 +599,18 @@ export class MemoryFunnelStore implements FunnelStore {
       for (const tokens of counter.recent.values()) count += tokens.size;
     }
     return count;
+  }
+}
+
+/** The ageing pass's state in memory. */
+export class MemoryAgeingStateStore implements AgeingStateStore {
+  #state: AgeingState | undefined;
+
+  async get(): Promise<AgeingState | undefined> {
+    return this.#state === undefined ? undefined : structuredClone(this.#state);
+  }
+
+  async put(state: AgeingState): Promise<void> {
+    this.#state = structuredClone(state);
   }
 }

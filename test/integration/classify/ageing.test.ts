@@ -4,13 +4,25 @@
  * each, and the classify worker commits the time flags and counts them in the funnel.
  * Real Dynamo stores on dynalite and DynamoDB Local; the queues in memory.
  */
+
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ageContacts } from '../../../lib/classify/age-contacts.ts';
+import {
+  type AgeDeps,
+  ageContacts,
+  continueRekey,
+  flagsConfigOf,
+} from '../../../lib/classify/age-contacts.ts';
 import { applyEvent } from '../../../lib/classify/apply-event.ts';
 import { createClassifyHandler } from '../../../lib/classify/classify-handler.ts';
 import { eraseContact } from '../../../lib/classify/erase-contact.ts';
+import {
+  type QualificationConfig,
+  qualificationConfigSchema,
+} from '../../../lib/domain/qualification.ts';
 import { silentLogger } from '../../../lib/observability/logger.ts';
-import { contactIdFor } from '../../../lib/store/keys.ts';
+import { DynamoAgeingStateStore } from '../../../lib/store/ageing-state-store.ts';
+import { contactIdFor, keys } from '../../../lib/store/keys.ts';
 import { dynamoBackends, useDynamoTable } from '../../support/dynamo-backends.ts';
 import {
   type ClassifyHarness,
@@ -36,22 +48,37 @@ const form = (email: string, occurredAt: string) =>
     profile: { name: 'Grace Hopper', company: 'Cobol Ltd' },
   });
 
-/** Runs the ageing pass at the harness's clock and hands what it queued to the classify worker. */
-async function agePass(h: ClassifyHarness): Promise<string[]> {
-  const from = h.ingestQueue.sent.length;
-  const { queued } = await ageContacts({
+/** The ageing pass's dependencies on the harness's table, queue and clock. */
+function ageDeps(
+  h: ClassifyHarness,
+  qualification: QualificationConfig = h.deps.config.qualification,
+): AgeDeps {
+  return {
     directory: h.directory,
     ingestQueue: h.ingestQueue,
+    state: new DynamoAgeingStateStore(h.table.doc, h.table.tableName),
+    flagsConfig: flagsConfigOf(qualification),
     now: h.clock.now,
     logger: silentLogger,
-  });
+  };
+}
+
+/** Hands what was queued since `from` to the classify worker; the contact ids refreshed. */
+async function classifyQueued(h: ClassifyHarness, from: number, deps = h.deps): Promise<string[]> {
   const bodies = h.ingestQueue.sent.slice(from);
-  expect(bodies).toHaveLength(queued);
-  const response = await createClassifyHandler(h.deps)(sqsEvent(bodies, `age${from}_`));
+  const response = await createClassifyHandler(deps)(sqsEvent(bodies, `age${from}_`));
   expect(response.batchItemFailures).toEqual([]);
   return bodies.map(
     (body) => (JSON.parse(body) as { refresh: { contactId: string } }).refresh.contactId,
   );
+}
+
+/** Runs the ageing pass at the harness's clock and hands what it queued to the classify worker. */
+async function agePass(h: ClassifyHarness): Promise<string[]> {
+  const from = h.ingestQueue.sent.length;
+  const { queued } = await ageContacts(ageDeps(h));
+  expect(h.ingestQueue.sent.length - from).toBe(queued);
+  return classifyQueued(h, from);
 }
 
 describe.each(dynamoBackends)('the ageing pass, on $name', (backend) => {
@@ -174,5 +201,55 @@ describe.each(dynamoBackends)('the ageing pass, on $name', (backend) => {
     );
     expect(await readTally(h.funnel)).toEqual(counts);
     expect(await agePass(h)).toEqual([]);
+  });
+
+  const rekeyTable = useExtraTable(table, 'ageing_rekey');
+
+  it('re-keys every contact when the flag settings change, and contacts stored before the flagsDue index', async () => {
+    const h = classifyHarness(rekeyTable());
+    const legacy = uniqueEmail('legacy');
+    const recent = uniqueEmail('recent');
+    h.clock.set('2025-03-01T12:00:00.000Z');
+    await applyEvent(form(legacy, '2025-03-01T09:00:00.000Z'), h.deps);
+    h.clock.set('2025-08-01T12:00:00.000Z');
+    await applyEvent(form(recent, '2025-08-01T09:00:00.000Z'), h.deps);
+    // The first pass keys nothing it need not: the settings are recorded, a walk is started
+    // (the table had no state yet, as after an update from a version without the index).
+    expect(await ageContacts(ageDeps(h))).toEqual({ queued: 0, rekey: true });
+    expect((await continueRekey(ageDeps(h))).queued).toBe(2);
+    await classifyQueued(h, 0);
+    expect(await ageContacts(ageDeps(h))).toEqual({ queued: 0, rekey: false });
+    expect(await continueRekey(ageDeps(h))).toEqual({ queued: 0 });
+
+    // A contact as an older version stored it: no flagsDueAt, no flagsDue index entry.
+    await h.table.doc.send(
+      new UpdateCommand({
+        TableName: h.table.tableName,
+        Key: keys.contact(contactIdFor(legacy)),
+        UpdateExpression: 'REMOVE flagsDueAt, gsi5pk, gsi5sk',
+      }),
+    );
+    h.clock.set('2025-09-01T12:00:00.000Z');
+    expect(await agePass(h)).toEqual([]);
+    expect((await committed(h, contactIdFor(legacy))).flags.stale).toBe(false);
+
+    // The deployment lowers staleAfterDays to 30: the next pass starts a walk, the sweeps
+    // carry it on, and every contact is keyed with the new settings (the legacy one too).
+    const strict = qualificationConfigSchema.parse({ staleAfterDays: 30 });
+    const strictDeps = { ...h.deps, config: { ...h.deps.config, qualification: strict } };
+    const before = await readTally(h.funnel);
+    expect(await ageContacts(ageDeps(h, strict))).toEqual({ queued: 0, rekey: true });
+    const from = h.ingestQueue.sent.length;
+    // A walk with no time left does nothing but keep its place; the next sweep carries it on.
+    expect(await continueRekey(ageDeps(h, strict), 0)).toEqual({ queued: 0 });
+    expect((await continueRekey(ageDeps(h, strict))).queued).toBe(2);
+    expect((await classifyQueued(h, from, strictDeps)).sort()).toEqual(
+      [contactIdFor(legacy), contactIdFor(recent)].sort(),
+    );
+    for (const email of [legacy, recent]) {
+      expect((await committed(h, contactIdFor(email))).flags.stale).toBe(true);
+    }
+    expect(difference(await readTally(h.funnel), before)).toEqual({ 'current:stale': 2 });
+    expect(await ageContacts(ageDeps(h, strict))).toEqual({ queued: 0, rekey: false });
   });
 });

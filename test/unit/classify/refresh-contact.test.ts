@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ageContacts, isAgeingTask } from '../../../lib/classify/age-contacts.ts';
+import { ageContacts, flagsConfigOf, isAgeingTask } from '../../../lib/classify/age-contacts.ts';
 import { applyEvent } from '../../../lib/classify/apply-event.ts';
 import { createClassifyHandler } from '../../../lib/classify/classify-handler.ts';
 import { eraseContact } from '../../../lib/classify/erase-contact.ts';
@@ -10,6 +10,7 @@ import { qualificationConfigSchema } from '../../../lib/domain/qualification.ts'
 import { silentLogger } from '../../../lib/observability/logger.ts';
 import { MemoryQueue } from '../../../lib/queue/memory-queue.ts';
 import { contactIdFor } from '../../../lib/store/keys.ts';
+import { MemoryAgeingStateStore } from '../../../lib/store/memory-stores.ts';
 import { classifyFixture, erasureFixture, formEvent, subscription } from '../support/classify.ts';
 
 const ANNA = contactIdFor('anna@example.com');
@@ -186,15 +187,19 @@ describe('ageContacts and the classify worker', () => {
     );
     f.clock.now = new Date('2025-09-01T12:00:00.000Z');
     const ingestQueue = new MemoryQueue();
+    const state = new MemoryAgeingStateStore();
+    await state.put({ flagsConfig: flagsConfigOf(defaultAppConfig.qualification) });
     const age = () =>
       ageContacts({
         directory: f.contacts,
         ingestQueue,
+        state,
+        flagsConfig: flagsConfigOf(defaultAppConfig.qualification),
         now: () => f.clock.now,
         logger: silentLogger,
       });
 
-    expect(await age()).toEqual({ queued: 2 });
+    expect(await age()).toEqual({ queued: 2, rekey: false });
     expect(
       ingestQueue.sent
         .map((body) => JSON.parse(body))
@@ -225,7 +230,7 @@ describe('ageContacts and the classify worker', () => {
     expect(response.batchItemFailures).toEqual([]);
     expect((await f.funnel.current()).stale).toBe(2);
     // Flagged now: the next pass finds nobody.
-    expect(await age()).toEqual({ queued: 0 });
+    expect(await age()).toEqual({ queued: 0, rekey: false });
   });
 });
 
