@@ -5,7 +5,6 @@
  * through the real Dynamo funnel store; every counter item read back and measured by the
  * rules DynamoDB bills by.
  */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { countContact } from '../../../lib/classify/count-contact.ts';
 import { silentLogger } from '../../../lib/observability/logger.ts';
@@ -18,6 +17,7 @@ import {
 } from '../../../lib/store/funnel-store.ts';
 import { keys } from '../../../lib/store/keys.ts';
 import { type DynamoTable, dynamoBackends, useDynamoTable } from '../../support/dynamo-backends.ts';
+import { itemsOfPartition } from './support.ts';
 
 /** Counted changes a second, as simulated by the clock. */
 const RATE = 50;
@@ -53,24 +53,8 @@ function itemBytes(item: Record<string, unknown>): number {
   return bytes;
 }
 
-async function counterItems(table: DynamoTable): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await table.doc.send(
-      new QueryCommand({
-        TableName: table.tableName,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.funnelPartition },
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    items.push(...(page.Items ?? []));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
-  return items;
-}
+/** Every item of the funnel's partition: the counter items (CURRENT and DAY shards). */
+const counterItems = (table: DynamoTable) => itemsOfPartition(table, keys.funnelPartition);
 
 /** Every token an item remembers, in `applying` or a recent set. */
 function tokensOf(item: Record<string, unknown>): string[] {

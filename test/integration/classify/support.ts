@@ -207,10 +207,10 @@ export function leadEvent(input: EventInput): LeadEvent {
   return leadEventSchema.parse({ source: 'test', ...input });
 }
 
-/** Every item of the contact's partition, raw (keys, type and all), read consistently. */
-export async function partitionItems(
+/** Every item with partition key `pk`, raw (keys, type and all), read consistently. */
+export async function itemsOfPartition(
   table: DynamoTable,
-  contactId: string,
+  pk: string,
 ): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   let startKey: Record<string, unknown> | undefined;
@@ -219,7 +219,7 @@ export async function partitionItems(
       new QueryCommand({
         TableName: table.tableName,
         KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.contactPartition(contactId) },
+        ExpressionAttributeValues: { ':pk': pk },
         ConsistentRead: true,
         ExclusiveStartKey: startKey,
       }),
@@ -228,6 +228,14 @@ export async function partitionItems(
     startKey = page.LastEvaluatedKey;
   } while (startKey !== undefined);
   return items;
+}
+
+/** Every item of the contact's partition, raw (keys, type and all), read consistently. */
+export function partitionItems(
+  table: DynamoTable,
+  contactId: string,
+): Promise<Record<string, unknown>[]> {
+  return itemsOfPartition(table, keys.contactPartition(contactId));
 }
 
 /** Every item of the table (for "no personal data anywhere" checks). */
