@@ -96,6 +96,15 @@ const contactLike = (key: string) => ({
   updatedAt: new Date().toISOString(),
 });
 
+/** The baselines' unavoidable I/O per event: read the contact (consistently), write it back. */
+async function readThenWriteContact(doc: DynamoDBDocumentClient, key: string): Promise<void> {
+  const item = contactLike(key);
+  await doc.send(
+    new GetCommand({ TableName: TABLE, Key: { pk: item.pk, sk: item.sk }, ConsistentRead: true }),
+  );
+  await doc.send(new PutCommand({ TableName: TABLE, Item: item }));
+}
+
 /**
  * The classify handler (createPipeline's, real Dynamo stores, no subscriber so no delivery
  * jobs) on batches of 10 new-contact form events, vs GetItem + PutItem per event, the batch's
@@ -140,17 +149,9 @@ export async function classifyHandlerBench(events: number) {
     const runBaseline = async (prefix: string, count: number) => {
       for (let start = 0; start < count; start += BATCH) {
         await Promise.all(
-          Array.from({ length: BATCH }, async (_, i) => {
-            const item = contactLike(`${prefix}-${start + i}`);
-            await emulators.doc.send(
-              new GetCommand({
-                TableName: TABLE,
-                Key: { pk: item.pk, sk: item.sk },
-                ConsistentRead: true,
-              }),
-            );
-            await emulators.doc.send(new PutCommand({ TableName: TABLE, Item: item }));
-          }),
+          Array.from({ length: BATCH }, (_, i) =>
+            readThenWriteContact(emulators.doc, `${prefix}-${start + i}`),
+          ),
         );
       }
     };
@@ -218,17 +219,9 @@ export async function pipelineBench(events: number) {
             );
             if (Messages.length === 0) continue;
             await Promise.all(
-              Messages.map(async (message) => {
-                const item = contactLike(String(message.MessageId));
-                await emulators.doc.send(
-                  new GetCommand({
-                    TableName: TABLE,
-                    Key: { pk: item.pk, sk: item.sk },
-                    ConsistentRead: true,
-                  }),
-                );
-                await emulators.doc.send(new PutCommand({ TableName: TABLE, Item: item }));
-              }),
+              Messages.map((message) =>
+                readThenWriteContact(emulators.doc, String(message.MessageId)),
+              ),
             );
             await emulators.sqs.send(
               new DeleteMessageBatchCommand({
