@@ -145,6 +145,34 @@ async function play(h: ClassifyHarness, events: LeadEvent[], deps: ClassifyDeps 
   }
 }
 
+/**
+ * Plays the journey one event a day with every commit landing but its counting dying (the
+ * counter claim crashes), so all projections are left for the test to run; the records as
+ * committed, oldest first.
+ */
+async function commitWithoutCounting(h: ClassifyHarness, email: string): Promise<ContactRecord[]> {
+  const committedRecords: ContactRecord[] = [];
+  const deferred: ClassifyDeps = {
+    ...h.deps,
+    contacts: override(h.contacts, {
+      commit: async (record, expectedVersion) => {
+        await h.contacts.commit(record, expectedVersion);
+        committedRecords.push(structuredClone(record));
+      },
+    }),
+    funnel: override(h.funnel, {
+      claim: async () => {
+        throw new InjectedCrash('counting deferred');
+      },
+    }),
+  };
+  for (const [i, event] of journey(email).entries()) {
+    h.clock.set(`2025-03-${String(i + 1).padStart(2, '0')}T12:00:00.000Z`);
+    await expect(applyEvent(event, deferred)).rejects.toBeInstanceOf(InjectedCrash);
+  }
+  return committedRecords;
+}
+
 describe.each(dynamoBackends)('funnel counters, on $name', (backend) => {
   const table = useDynamoTable(backend, 'funnel_counters');
   const harness = () => classifyHarness(table(), { config: qualifyingConfig });
@@ -223,27 +251,8 @@ describe.each(dynamoBackends)('funnel counters, on $name', (backend) => {
     const h = harness();
     const email = uniqueEmail('out-of-order');
     const contactId = contactIdFor(email);
-    const committedRecords: ContactRecord[] = [];
-    // Every commit lands, but its counting dies: all projections are left to run later.
-    const deferred: ClassifyDeps = {
-      ...h.deps,
-      contacts: override(h.contacts, {
-        commit: async (record, expectedVersion) => {
-          await h.contacts.commit(record, expectedVersion);
-          committedRecords.push(structuredClone(record));
-        },
-      }),
-      funnel: override(h.funnel, {
-        claim: async () => {
-          throw new InjectedCrash('counting deferred');
-        },
-      }),
-    };
     const before = await readTally(h.funnel);
-    for (const [i, event] of journey(email).entries()) {
-      h.clock.set(`2025-03-${String(i + 1).padStart(2, '0')}T12:00:00.000Z`);
-      await expect(applyEvent(event, deferred)).rejects.toBeInstanceOf(InjectedCrash);
-    }
+    const committedRecords = await commitWithoutCounting(h, email);
     expect(await readTally(h.funnel)).toEqual(before);
     const stageChanging = committedRecords.filter(
       (record) => Object.keys(record.pendingHistory ?? {}).length > 0,
@@ -262,26 +271,8 @@ describe.each(dynamoBackends)('funnel counters, on $name', (backend) => {
     const h = harness();
     const email = uniqueEmail('interleaved');
     const contactId = contactIdFor(email);
-    const committedRecords: ContactRecord[] = [];
-    const deferred: ClassifyDeps = {
-      ...h.deps,
-      contacts: override(h.contacts, {
-        commit: async (record, expectedVersion) => {
-          await h.contacts.commit(record, expectedVersion);
-          committedRecords.push(structuredClone(record));
-        },
-      }),
-      funnel: override(h.funnel, {
-        claim: async () => {
-          throw new InjectedCrash('counting deferred');
-        },
-      }),
-    };
     const before = await readTally(h.funnel);
-    for (const [i, event] of journey(email).entries()) {
-      h.clock.set(`2025-03-${String(i + 1).padStart(2, '0')}T12:00:00.000Z`);
-      await applyEvent(event, deferred).catch(() => undefined);
-    }
+    const committedRecords = await commitWithoutCounting(h, email);
     const [first, second, ...rest] = committedRecords;
     if (first === undefined || second === undefined) throw new Error('journey made no commits');
     await projectOutbox(second, h.deps);
