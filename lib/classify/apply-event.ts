@@ -305,6 +305,28 @@ async function projectEvent(
 }
 
 /**
+ * Commits the contact over the version read. When another writer committed first, waits a
+ * jittered while that grows with `attempt` and resolves false: the caller reads again and
+ * retries, up to MAX_COMMIT_ATTEMPTS, after which the conflict is thrown (SQS retries it).
+ */
+export async function commitOrBackOff(
+  record: ContactRecord,
+  expectedVersion: number | undefined,
+  attempt: number,
+  deps: Pick<ClassifyDeps, 'contacts' | 'logger'>,
+): Promise<boolean> {
+  try {
+    await deps.contacts.commit(record, expectedVersion);
+    return true;
+  } catch (error) {
+    if (!(error instanceof VersionConflictError) || attempt >= MAX_COMMIT_ATTEMPTS) throw error;
+    deps.logger.debug('version conflict, retrying', { contactId: record.contactId, attempt });
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * 2 ** attempt));
+    return false;
+  }
+}
+
+/**
  * Applies one event to its contact: merge, derive, one conditional write, then the
  * projections. Safe to call any number of times with the same event.
  */
@@ -344,14 +366,7 @@ export async function applyEvent(event: LeadEvent, deps: ClassifyDeps): Promise<
       : undefined;
     const { record, changed } = await nextRecord(current, event, contactId, deps, base);
     if (erasedBefore !== undefined) record.erasedBefore = erasedBefore;
-    try {
-      await deps.contacts.commit(record, stored?.version);
-    } catch (error) {
-      if (!(error instanceof VersionConflictError) || attempt >= MAX_COMMIT_ATTEMPTS) throw error;
-      deps.logger.debug('version conflict, retrying', { contactId, attempt });
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * 2 ** attempt));
-      continue;
-    }
+    if (!(await commitOrBackOff(record, stored?.version, attempt, deps))) continue;
     await projectOutbox(record, deps);
     await projectEvent(event, record, deps);
     return changed ? 'stage_changed' : 'applied';

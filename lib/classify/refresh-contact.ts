@@ -1,9 +1,6 @@
 import { deriveStage, nextFlagChangeAt, type StageReason } from '../domain/stage.ts';
 import { type ContactRecord, isErased } from '../store/contact-store.ts';
-import { VersionConflictError } from '../store/errors.ts';
-import { type ClassifyDeps, projectOutbox } from './apply-event.ts';
-
-const MAX_COMMIT_ATTEMPTS = 8;
+import { type ClassifyDeps, commitOrBackOff, projectOutbox } from './apply-event.ts';
 
 /** The reasons that belong to the flags time moves; every other reason is about the stage. */
 const TIME_REASONS: ReadonlySet<string> = new Set(['stale', 'cadence_exceeded']);
@@ -65,13 +62,7 @@ export async function refreshContact(
         : { ...stored.pendingCounts },
       updatedAt: deps.now().toISOString(),
     };
-    try {
-      await deps.contacts.commit(record, stored.version);
-    } catch (error) {
-      if (!(error instanceof VersionConflictError) || attempt >= MAX_COMMIT_ATTEMPTS) throw error;
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * 2 ** attempt));
-      continue;
-    }
+    if (!(await commitOrBackOff(record, stored.version, attempt, deps))) continue;
     await projectOutbox(record, deps);
     return 'refreshed';
   }
