@@ -12,6 +12,7 @@ import { MemoryQueue } from '../../../lib/queue/memory-queue.ts';
 import { contactIdFor } from '../../../lib/store/keys.ts';
 import { MemoryAgeingStateStore } from '../../../lib/store/memory-stores.ts';
 import { classifyFixture, erasureFixture, formEvent, subscription } from '../support/classify.ts';
+import { sqsEvent } from '../support/sqs-event.ts';
 
 const ANNA = contactIdFor('anna@example.com');
 
@@ -209,24 +210,7 @@ describe('ageContacts and the classify worker', () => {
         .sort()
         .map((contactId) => ({ v: 1, refresh: { contactId } })),
     );
-    const response = await createClassifyHandler(f.deps)({
-      Records: ingestQueue.sent.map((body, i) => ({
-        messageId: `m${i}`,
-        receiptHandle: `r${i}`,
-        body,
-        attributes: {
-          ApproximateReceiveCount: '1',
-          SentTimestamp: '0',
-          SenderId: 'test',
-          ApproximateFirstReceiveTimestamp: '0',
-        },
-        messageAttributes: {},
-        md5OfBody: '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: 'arn:aws:sqs:eu-central-1:000000000000:ingest',
-        awsRegion: 'eu-central-1',
-      })),
-    });
+    const response = await createClassifyHandler(f.deps)(sqsEvent(ingestQueue.sent));
     expect(response.batchItemFailures).toEqual([]);
     expect((await f.funnel.current()).stale).toBe(2);
     // Flagged now: the next pass finds nobody.
