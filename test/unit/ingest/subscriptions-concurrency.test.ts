@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SubscriptionRecord } from '../../../lib/store/subscription-store.ts';
-import { auth, postJson, testApi } from '../support/api.ts';
+import { auth, patchJson, postJson, testApi } from '../support/api.ts';
 import { expectProblem } from '../support/problem.ts';
 
 type Api = ReturnType<typeof testApi>;
@@ -12,14 +12,6 @@ async function create(app: Api['app']): Promise<{ id: string; secret: string }> 
   );
   expect(response.status).toBe(201);
   return (await response.json()) as { id: string; secret: string };
-}
-
-function patch(body: unknown): RequestInit {
-  return {
-    method: 'PATCH',
-    headers: { 'content-type': 'application/json', ...auth },
-    body: JSON.stringify(body),
-  };
 }
 
 /**
@@ -55,7 +47,7 @@ describe('subscription edits racing other writes', () => {
 
     const response = await app.request(
       `/v1/subscriptions/${id}`,
-      patch({ description: 'CRM (EU)' }),
+      patchJson({ description: 'CRM (EU)' }),
     );
 
     expect(response.status).toBe(200);
@@ -73,7 +65,10 @@ describe('subscription edits racing other writes', () => {
     const { app, subscriptions } = testApi();
     const { id, secret: first } = await create(app);
     writeBetweenReadAndWrite(subscriptions, async () => {
-      const edited = await app.request(`/v1/subscriptions/${id}`, patch({ stages: ['prospect'] }));
+      const edited = await app.request(
+        `/v1/subscriptions/${id}`,
+        patchJson({ stages: ['prospect'] }),
+      );
       expect(edited.status).toBe(200);
     });
 
@@ -98,7 +93,7 @@ describe('subscription edits racing other writes', () => {
     writeBetweenReadAndWrite(subscriptions, () => subscriptions.delete(id));
 
     await expectProblem(
-      await app.request(`/v1/subscriptions/${id}`, patch({ enabled: false })),
+      await app.request(`/v1/subscriptions/${id}`, patchJson({ enabled: false })),
       404,
     );
 
@@ -129,7 +124,7 @@ describe('subscription edits racing other writes', () => {
     );
 
     const document = await expectProblem(
-      await app.request(`/v1/subscriptions/${id}`, patch({ description: 'never stored' })),
+      await app.request(`/v1/subscriptions/${id}`, patchJson({ description: 'never stored' })),
       409,
     );
 
@@ -147,7 +142,7 @@ describe('subscription edits racing other writes', () => {
       subscriptions.recordHealth(id, { lastSuccessAt: '2025-03-01T11:30:00.000Z' }),
     );
 
-    const response = await app.request(`/v1/subscriptions/${id}`, patch({ description: 'ok' }));
+    const response = await app.request(`/v1/subscriptions/${id}`, patchJson({ description: 'ok' }));
 
     expect(response.status).toBe(200);
     // The read the first attempt wrote from, and the fresh one of the second.

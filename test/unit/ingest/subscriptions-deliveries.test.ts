@@ -6,7 +6,7 @@ import { deliveryIdFor } from '../../../lib/delivery/ids.ts';
 import type { DeliveryJob } from '../../../lib/delivery/job.ts';
 import type { DeliveryRecord, DeliveryStatus } from '../../../lib/store/delivery-store.ts';
 import { contactIdFor } from '../../../lib/store/keys.ts';
-import { auth, postJson, TEST_NOW, testApi } from '../support/api.ts';
+import { auth, patchJson, postJson, TEST_NOW, testApi } from '../support/api.ts';
 import { type Recorded, startServer } from '../support/http-server.ts';
 import { expectProblem } from '../support/problem.ts';
 import { sqsEvent } from '../support/sqs-event.ts';
@@ -62,20 +62,12 @@ async function seed(
 const minutesAfter = (base: Date, minutes: number) =>
   new Date(base.getTime() + minutes * 60_000).toISOString();
 
-function patch(body: unknown): RequestInit {
-  return {
-    method: 'PATCH',
-    headers: { 'content-type': 'application/json', ...auth },
-    body: JSON.stringify(body),
-  };
-}
-
 describe('PATCH {enabled: true} resumes paused deliveries', () => {
   it('resumes every paused delivery of the subscription (all pages), which the sweeper then finds due', async () => {
     const api = testApi();
     const subscription = await create(api);
     const other = await create(api, 'https://other.example.com/h');
-    await api.app.request(`/v1/subscriptions/${subscription.id}`, patch({ enabled: false }));
+    await api.app.request(`/v1/subscriptions/${subscription.id}`, patchJson({ enabled: false }));
     await api.subscriptions.recordHealth(subscription.id, {
       failingSince: '2025-03-01T09:00:00.000Z',
     });
@@ -104,7 +96,7 @@ describe('PATCH {enabled: true} resumes paused deliveries', () => {
 
     const response = await api.app.request(
       `/v1/subscriptions/${subscription.id}`,
-      patch({ enabled: true }),
+      patchJson({ enabled: true }),
     );
     expect(response.status).toBe(200);
     const body = (await response.json()) as Record<string, unknown>;
@@ -138,7 +130,7 @@ describe('PATCH {enabled: true} resumes paused deliveries', () => {
     const paused = await seed(api, subscription.id, 1, 'paused', minutesAfter(TEST_NOW, -5));
     const disabled = await api.app.request(
       `/v1/subscriptions/${subscription.id}`,
-      patch({ enabled: false, description: 'off for maintenance' }),
+      patchJson({ enabled: false, description: 'off for maintenance' }),
     );
     expect(await disabled.json()).not.toHaveProperty('resumed');
     expect((await api.deliveries.get(paused.contactId, paused.deliveryId))?.status).toBe('paused');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { API_KEY, auth, postJson, testApi } from '../support/api.ts';
+import { API_KEY, auth, patchJson, postJson, testApi } from '../support/api.ts';
 import { expectProblem } from '../support/problem.ts';
 
 interface Created {
@@ -158,14 +158,6 @@ async function create(app: ReturnType<typeof testApi>['app'], body: Record<strin
   const response = await app.request('/v1/subscriptions', postJson(body, auth));
   expect(response.status).toBe(201);
   return (await response.json()) as Created & Record<string, unknown>;
-}
-
-function patch(body: unknown): RequestInit {
-  return {
-    method: 'PATCH',
-    headers: { 'content-type': 'application/json', ...auth },
-    body: JSON.stringify(body),
-  };
 }
 
 describe('/v1/subscriptions: every route', () => {
@@ -356,7 +348,7 @@ describe('PATCH /v1/subscriptions/{id}', () => {
     });
     const response = await app.request(
       `/v1/subscriptions/${created.id}`,
-      patch({ description: 'new', stages: null }),
+      patchJson({ description: 'new', stages: null }),
     );
     expect(response.status).toBe(200);
     const body = (await response.json()) as Record<string, unknown>;
@@ -374,7 +366,7 @@ describe('PATCH /v1/subscriptions/{id}', () => {
 
     await app.request(
       `/v1/subscriptions/${created.id}`,
-      patch({ eventTypes: ['contact.stage_changed'], stages: ['prospect'], description: null }),
+      patchJson({ eventTypes: ['contact.stage_changed'], stages: ['prospect'], description: null }),
     );
     const again = await subscriptions.get(created.id);
     expect(again).toMatchObject({ eventTypes: ['contact.stage_changed'], stages: ['prospect'] });
@@ -387,7 +379,7 @@ describe('PATCH /v1/subscriptions/{id}', () => {
     await subscriptions.recordHealth(created.id, { failingSince: '2025-03-01T11:00:00.000Z' });
     const response = await app.request(
       `/v1/subscriptions/${created.id}`,
-      patch({ url: 'https://new.example.com/h' }),
+      patchJson({ url: 'https://new.example.com/h' }),
     );
     expect(response.status).toBe(200);
     const stored = await subscriptions.get(created.id);
@@ -411,7 +403,7 @@ describe('PATCH /v1/subscriptions/{id}', () => {
       const created = await create(app, { url: 'https://crm.example.com/h' });
       if (resolved !== undefined) address = resolved;
       const document = await expectProblem(
-        await app.request(`/v1/subscriptions/${created.id}`, patch({ url })),
+        await app.request(`/v1/subscriptions/${created.id}`, patchJson({ url })),
         400,
       );
       expect(document.errors).toEqual([{ pointer: '#/url', detail: expect.any(String) }]);
@@ -430,7 +422,7 @@ describe('PATCH /v1/subscriptions/{id}', () => {
     const created = await create(app, { url: 'https://crm.example.com/h' });
     const before = await subscriptions.get(created.id);
     const document = await expectProblem(
-      await app.request(`/v1/subscriptions/${created.id}`, patch(body)),
+      await app.request(`/v1/subscriptions/${created.id}`, patchJson(body)),
       400,
     );
     expect(document.errors?.map((issue) => issue.pointer)).toEqual(pointers);
@@ -443,11 +435,14 @@ describe('PATCH /v1/subscriptions/{id}', () => {
     await subscriptions.recordHealth(created.id, { failingSince: '2025-03-01T10:00:00.000Z' });
     const disabled = await app.request(
       `/v1/subscriptions/${created.id}`,
-      patch({ enabled: false }),
+      patchJson({ enabled: false }),
     );
     expect(await disabled.json()).toMatchObject({ enabled: false, disabledReason: 'manual' });
 
-    const enabled = await app.request(`/v1/subscriptions/${created.id}`, patch({ enabled: true }));
+    const enabled = await app.request(
+      `/v1/subscriptions/${created.id}`,
+      patchJson({ enabled: true }),
+    );
     const body = (await enabled.json()) as Record<string, unknown>;
     expect(body).toMatchObject({ enabled: true, resumed: 0 });
     expect(body).not.toHaveProperty('disabledReason');
@@ -464,7 +459,7 @@ describe('PATCH /v1/subscriptions/{id}', () => {
     await subscriptions.recordHealth(created.id, { disable: 'gone' });
     const response = await app.request(
       `/v1/subscriptions/${created.id}`,
-      patch({ enabled: false }),
+      patchJson({ enabled: false }),
     );
     expect(await response.json()).toMatchObject({ enabled: false, disabledReason: 'gone' });
   });
@@ -473,7 +468,7 @@ describe('PATCH /v1/subscriptions/{id}', () => {
     const { app, subscriptions } = testApi();
     const created = await create(app, { url: 'https://crm.example.com/h' });
     await subscriptions.recordHealth(created.id, { failingSince: '2025-03-01T10:00:00.000Z' });
-    await app.request(`/v1/subscriptions/${created.id}`, patch({ enabled: true }));
+    await app.request(`/v1/subscriptions/${created.id}`, patchJson({ enabled: true }));
     expect((await subscriptions.get(created.id))?.failingSince).toBe('2025-03-01T10:00:00.000Z');
   });
 });

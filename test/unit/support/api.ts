@@ -119,6 +119,15 @@ export function postJson(body: unknown, headers: Record<string, string> = {}): R
   };
 }
 
+/** An authenticated JSON PATCH (the API key of testApi). */
+export function patchJson(body: unknown): RequestInit {
+  return {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/json', ...auth },
+    body: JSON.stringify(body),
+  };
+}
+
 /**
  * Classify deps on the memory stores of a testApi, so events applied with them show in the
  * contacts API (and erasing through the API erases what they stored). `now` defaults to the
